@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class CatalogConfig(AppConfig):
+    name = "weifei.catalog"
+    verbose_name = "名录与参考数据"
