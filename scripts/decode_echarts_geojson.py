@@ -50,8 +50,12 @@ def decode(data: dict[str, Any]) -> dict[str, Any]:
         props = dict(feature.get("properties", {}))
         props["code"] = feature.get("id")
         features.append(
-            {"type": "Feature", "id": feature.get("id"), "properties": props,
-             "geometry": {"type": geometry["type"], "coordinates": coords}}
+            {
+                "type": "Feature",
+                "id": feature.get("id"),
+                "properties": props,
+                "geometry": {"type": geometry["type"], "coordinates": coords},
+            }
         )
     return {"type": "FeatureCollection", "features": features}
 

@@ -26,6 +26,9 @@ class Membership(models.Model):
         verbose_name = "单位成员"
         verbose_name_plural = "单位成员"
 
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.enterprise} ({self.role})"
+
 
 class RegulatorAssignment(models.Model):
     """A regulator account bound to a jurisdiction (province, prefecture, county or special region)."""

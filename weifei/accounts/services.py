@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import User
 from django.db import transaction
 
 from weifei.catalog.models import Region
@@ -16,14 +15,13 @@ from weifei.registry.models import Enterprise
 from .models import Membership, RegulatorAssignment
 
 
-def _new_user(username: str, password: str, full_name: str) -> AbstractUser:
-    User = get_user_model()
+def _new_user(username: str, password: str, full_name: str) -> User:
     if User.objects.filter(username=username).exists():
         raise ApplicationError(f"用户名 {username} 已被使用", code="duplicate_username", field="username")
     user = User(username=username, first_name=full_name[:150])
     user.set_password(password)
     user.save()
-    return user  # type: ignore[return-value]
+    return user
 
 
 @transaction.atomic

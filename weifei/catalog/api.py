@@ -162,7 +162,9 @@ def validate(request: HttpRequest, payload: ValidateIn) -> dict[str, object]:
 @router.get("/categories", response=list[CategoryOut])
 def categories(request: HttpRequest, version: str = "") -> list[object]:
     actor = actor_for(request.user)
-    return list(selectors.categories(actor=actor, version=selectors.catalogue_version(actor=actor, key=version or None)))
+    return list(
+        selectors.categories(actor=actor, version=selectors.catalogue_version(actor=actor, key=version or None))
+    )
 
 
 @router.get("/exemptions", response=list[ExemptionOut])

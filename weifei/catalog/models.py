@@ -107,6 +107,9 @@ class CodeMapping(models.Model):
         verbose_name = "代码对照"
         verbose_name_plural = "代码对照"
 
+    def __str__(self) -> str:
+        return f"{self.from_code or '—'} → {self.to_code or '—'} ({self.relation})"
+
 
 class ExemptionItem(models.Model):
     """One row of 危险废物豁免管理清单: an item × waste × exempted stage."""
@@ -174,9 +177,7 @@ class Region(models.Model):
     level = models.CharField(max_length=12, choices=Level.choices)
     official = models.BooleanField(default=True)  # a GB/T 2260 division
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")
-    supervisor = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="supervised"
-    )
+    supervisor = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="supervised")
     carved_from = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="carved_areas"
     )

@@ -80,7 +80,9 @@ def catalogue_search(
     if category:
         cat = category.strip().upper()
         if not CATEGORY_RE.match(cat):
-            raise ApplicationError(f"废物类别 {category!r} 格式应为 HW 加两位数字", code="category_format", field="category")
+            raise ApplicationError(
+                f"废物类别 {category!r} 格式应为 HW 加两位数字", code="category_format", field="category"
+            )
         qs = qs.filter(category__code=cat)
     if hazard:
         if hazard not in {"T", "C", "I", "R", "In"}:

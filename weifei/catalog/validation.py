@@ -13,14 +13,15 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 from dataclasses import dataclass
 
 from weifei.core.errors import ApplicationError
 
 from .models import CatalogueVersion, Category, WasteCode
 
-CODE_RE = re.compile(r"^\d{3}-\d{3}-\d{2}$")
-CATEGORY_RE = re.compile(r"^HW(\d{2})$")
+CODE_RE = re.compile(r"^[0-9]{3}-[0-9]{3}-[0-9]{2}$")
+CATEGORY_RE = re.compile(r"^HW([0-9]{2})$")
 VALID_CATEGORY_NUMBERS = frozenset([*range(1, 41), *range(45, 51)])
 IDENTIFIED_PREFIX = "900-000-"
 
@@ -39,14 +40,12 @@ def version_in_force(on: dt.date) -> CatalogueVersion:
     if version is None:
         first = CatalogueVersion.objects.order_by("effective_from").first()
         hint = f"（最早的{first.name}自 {first.effective_from} 起施行）" if first else "（尚未载入任何名录）"
-        raise ApplicationError(
-            f"{on} 没有施行中的国家危险废物名录{hint}", code="no_catalogue_in_force", field="date"
-        )
+        raise ApplicationError(f"{on} 没有施行中的国家危险废物名录{hint}", code="no_catalogue_in_force", field="date")
     return version
 
 
 def validate_category(category: str, *, field: str = "category") -> str:
-    value = (category or "").strip().upper()
+    value = unicodedata.normalize("NFKC", category or "").strip().upper()
     match = CATEGORY_RE.match(value)
     if not match:
         raise ApplicationError(
@@ -72,7 +71,8 @@ def validate_waste_code(
     field: str = "waste_code",
 ) -> ValidCode:
     """Validate ``code`` for a record dated ``on``; raise ``ApplicationError`` naming the rule."""
-    value = (code or "").strip()
+    # NFKC folds full-width digits and hyphens typed with a Chinese IME into ASCII.
+    value = unicodedata.normalize("NFKC", code or "").strip()
     if not CODE_RE.match(value):
         raise ApplicationError(
             f"废物代码 {code!r} 格式不正确：应为 8 位数字，写作 NNN-NNN-NN（如 900-249-08）",

@@ -53,6 +53,9 @@ class GenerationProfile(models.Model):
         verbose_name = "产废情况"
         verbose_name_plural = "产废情况"
 
+    def __str__(self) -> str:
+        return f"{self.enterprise_id} {self.year} {self.waste_code} {self.annual_tonnes} t"
+
 
 class Vehicle(models.Model):
     carrier = models.ForeignKey(Enterprise, on_delete=models.CASCADE, related_name="vehicles")

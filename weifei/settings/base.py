@@ -9,6 +9,8 @@ from . import env
 
 BASE_DIR = env.BASE_DIR
 VAR_DIR = env.VAR_DIR
+# The SQLite file and collected static files live here; a fresh clone has no var/ yet.
+(VAR_DIR / "static").mkdir(parents=True, exist_ok=True)
 
 SECRET_KEY = env.SECRET_KEY
 DEBUG = env.DEBUG

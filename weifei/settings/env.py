@@ -8,7 +8,7 @@ from pathlib import Path
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(os.environ.get("WEIFEI_VAR_DIR", BASE_DIR / "var"))
 
-DEV_SECRET_KEY = "weifei-dev-only-not-a-secret"  # noqa: S105 - refused by production settings
+DEV_SECRET_KEY = "weifei-dev-only-not-a-secret"
 
 
 def get(name: str, default: str = "") -> str:

@@ -6,8 +6,8 @@ from django.http import HttpRequest
 from ninja import Router, Schema
 
 from weifei.accounts.selectors import actor_for
-from weifei.web.selectors import catalogue_size
 from weifei.registry.selectors import enterprises_per_prefecture
+from weifei.web.selectors import catalogue_size
 
 router = Router(tags=["stats"])
 

@@ -6,43 +6,81 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('catalog', '0001_initial'),
-        ('registry', '0001_initial'),
+        ("catalog", "0001_initial"),
+        ("registry", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='RegulatorAssignment',
+            name="RegulatorAssignment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('department', models.CharField(max_length=100, verbose_name='部门')),
-                ('role', models.CharField(choices=[('regulator', '生态环境部门'), ('liaison', '联络（只读）')], default='regulator', max_length=10)),
-                ('region', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='regulators', to='catalog.region')),
-                ('user', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='regulator', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("department", models.CharField(max_length=100, verbose_name="部门")),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[("regulator", "生态环境部门"), ("liaison", "联络（只读）")],
+                        default="regulator",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "region",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="regulators", to="catalog.region"
+                    ),
+                ),
+                (
+                    "user",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="regulator",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '监管账户',
-                'verbose_name_plural': '监管账户',
+                "verbose_name": "监管账户",
+                "verbose_name_plural": "监管账户",
             },
         ),
         migrations.CreateModel(
-            name='Membership',
+            name="Membership",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('role', models.CharField(choices=[('admin', '管理员'), ('member', '成员'), ('driver', '驾驶员'), ('reader', '只读')], max_length=10)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('enterprise', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to='registry.enterprise')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[("admin", "管理员"), ("member", "成员"), ("driver", "驾驶员"), ("reader", "只读")],
+                        max_length=10,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "enterprise",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="memberships",
+                        to="registry.enterprise",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="memberships",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '单位成员',
-                'verbose_name_plural': '单位成员',
-                'constraints': [models.UniqueConstraint(fields=('user', 'enterprise'), name='uniq_membership')],
+                "verbose_name": "单位成员",
+                "verbose_name_plural": "单位成员",
+                "constraints": [models.UniqueConstraint(fields=("user", "enterprise"), name="uniq_membership")],
             },
         ),
     ]

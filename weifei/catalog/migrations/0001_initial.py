@@ -5,147 +5,239 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='CatalogueVersion',
+            name="CatalogueVersion",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.CharField(max_length=16, unique=True)),
-                ('name', models.CharField(max_length=100)),
-                ('effective_from', models.DateField()),
-                ('legal_basis', models.CharField(blank=True, max_length=200)),
-                ('source', models.TextField(blank=True)),
-                ('loaded_at', models.DateTimeField(auto_now=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("key", models.CharField(max_length=16, unique=True)),
+                ("name", models.CharField(max_length=100)),
+                ("effective_from", models.DateField()),
+                ("legal_basis", models.CharField(blank=True, max_length=200)),
+                ("source", models.TextField(blank=True)),
+                ("loaded_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'verbose_name': '名录版本',
-                'verbose_name_plural': '名录版本',
-                'ordering': ['effective_from'],
+                "verbose_name": "名录版本",
+                "verbose_name_plural": "名录版本",
+                "ordering": ["effective_from"],
             },
         ),
         migrations.CreateModel(
-            name='DisposalMethod',
+            name="DisposalMethod",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.CharField(max_length=8, unique=True)),
-                ('kind', models.CharField(choices=[('utilization', '利用'), ('disposal', '处置'), ('other', '其他')], max_length=16)),
-                ('name', models.CharField(max_length=200)),
-                ('provisional', models.BooleanField(default=True)),
-                ('source', models.CharField(max_length=300)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("code", models.CharField(max_length=8, unique=True)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("utilization", "利用"), ("disposal", "处置"), ("other", "其他")], max_length=16
+                    ),
+                ),
+                ("name", models.CharField(max_length=200)),
+                ("provisional", models.BooleanField(default=True)),
+                ("source", models.CharField(max_length=300)),
             ],
             options={
-                'verbose_name': '利用处置方式',
-                'verbose_name_plural': '利用处置方式',
-                'ordering': ['kind', 'code'],
+                "verbose_name": "利用处置方式",
+                "verbose_name_plural": "利用处置方式",
+                "ordering": ["kind", "code"],
             },
         ),
         migrations.CreateModel(
-            name='Category',
+            name="Category",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.CharField(max_length=4)),
-                ('name', models.CharField(max_length=100)),
-                ('version', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='categories', to='catalog.catalogueversion')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("code", models.CharField(max_length=4)),
+                ("name", models.CharField(max_length=100)),
+                (
+                    "version",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="categories",
+                        to="catalog.catalogueversion",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '废物类别',
-                'verbose_name_plural': '废物类别',
-                'ordering': ['version', 'code'],
+                "verbose_name": "废物类别",
+                "verbose_name_plural": "废物类别",
+                "ordering": ["version", "code"],
             },
         ),
         migrations.CreateModel(
-            name='CodeMapping',
+            name="CodeMapping",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('from_code', models.CharField(blank=True, max_length=10)),
-                ('to_code', models.CharField(blank=True, max_length=10)),
-                ('relation', models.CharField(choices=[('same', '不变'), ('renamed', '表述调整'), ('merged', '合并'), ('split', '拆分'), ('added', '新增'), ('removed', '删除')], max_length=10)),
-                ('note', models.TextField(blank=True)),
-                ('from_version', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='catalog.catalogueversion')),
-                ('to_version', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='catalog.catalogueversion')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("from_code", models.CharField(blank=True, max_length=10)),
+                ("to_code", models.CharField(blank=True, max_length=10)),
+                (
+                    "relation",
+                    models.CharField(
+                        choices=[
+                            ("same", "不变"),
+                            ("renamed", "表述调整"),
+                            ("merged", "合并"),
+                            ("split", "拆分"),
+                            ("added", "新增"),
+                            ("removed", "删除"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("note", models.TextField(blank=True)),
+                (
+                    "from_version",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="catalog.catalogueversion"
+                    ),
+                ),
+                (
+                    "to_version",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="catalog.catalogueversion"
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '代码对照',
-                'verbose_name_plural': '代码对照',
+                "verbose_name": "代码对照",
+                "verbose_name_plural": "代码对照",
             },
         ),
         migrations.CreateModel(
-            name='ExemptionItem',
+            name="ExemptionItem",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('seq', models.PositiveSmallIntegerField(db_index=True)),
-                ('category_or_code', models.CharField(max_length=200)),
-                ('codes', models.JSONField(default=list)),
-                ('waste', models.TextField()),
-                ('stage', models.CharField(max_length=20)),
-                ('condition', models.TextField()),
-                ('exemption', models.TextField()),
-                ('version', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='exemptions', to='catalog.catalogueversion')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("seq", models.PositiveSmallIntegerField(db_index=True)),
+                ("category_or_code", models.CharField(max_length=200)),
+                ("codes", models.JSONField(default=list)),
+                ("waste", models.TextField()),
+                ("stage", models.CharField(max_length=20)),
+                ("condition", models.TextField()),
+                ("exemption", models.TextField()),
+                (
+                    "version",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="exemptions",
+                        to="catalog.catalogueversion",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '豁免清单条目',
-                'verbose_name_plural': '豁免清单条目',
-                'ordering': ['version', 'seq', 'id'],
+                "verbose_name": "豁免清单条目",
+                "verbose_name_plural": "豁免清单条目",
+                "ordering": ["version", "seq", "id"],
             },
         ),
         migrations.CreateModel(
-            name='Region',
+            name="Region",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.CharField(max_length=40, unique=True)),
-                ('code6', models.CharField(blank=True, db_index=True, max_length=6)),
-                ('name', models.CharField(max_length=100)),
-                ('level', models.CharField(choices=[('province', '省'), ('prefecture', '市（州）'), ('special', '特殊监管区域'), ('county', '县（市、区）'), ('zone', '功能区'), ('area', '管委会辖区')], max_length=12)),
-                ('official', models.BooleanField(default=True)),
-                ('note', models.TextField(blank=True)),
-                ('carved_from', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='carved_areas', to='catalog.region')),
-                ('parent', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='children', to='catalog.region')),
-                ('supervisor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='supervised', to='catalog.region')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("key", models.CharField(max_length=40, unique=True)),
+                ("code6", models.CharField(blank=True, db_index=True, max_length=6)),
+                ("name", models.CharField(max_length=100)),
+                (
+                    "level",
+                    models.CharField(
+                        choices=[
+                            ("province", "省"),
+                            ("prefecture", "市（州）"),
+                            ("special", "特殊监管区域"),
+                            ("county", "县（市、区）"),
+                            ("zone", "功能区"),
+                            ("area", "管委会辖区"),
+                        ],
+                        max_length=12,
+                    ),
+                ),
+                ("official", models.BooleanField(default=True)),
+                ("note", models.TextField(blank=True)),
+                (
+                    "carved_from",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="carved_areas",
+                        to="catalog.region",
+                    ),
+                ),
+                (
+                    "parent",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="children",
+                        to="catalog.region",
+                    ),
+                ),
+                (
+                    "supervisor",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="supervised",
+                        to="catalog.region",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '行政区域',
-                'verbose_name_plural': '行政区域',
-                'ordering': ['key'],
+                "verbose_name": "行政区域",
+                "verbose_name_plural": "行政区域",
+                "ordering": ["key"],
             },
         ),
         migrations.CreateModel(
-            name='WasteCode',
+            name="WasteCode",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.CharField(db_index=True, max_length=10)),
-                ('industry_source', models.CharField(max_length=100)),
-                ('description', models.TextField()),
-                ('hazard_raw', models.CharField(max_length=40)),
-                ('hazards', models.JSONField(default=list)),
-                ('hazard_primary', models.CharField(blank=True, max_length=4)),
-                ('hazard_semantics', models.CharField(max_length=40)),
-                ('page', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('search_text', models.TextField(blank=True)),
-                ('category', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='codes', to='catalog.category')),
-                ('version', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='codes', to='catalog.catalogueversion')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("code", models.CharField(db_index=True, max_length=10)),
+                ("industry_source", models.CharField(max_length=100)),
+                ("description", models.TextField()),
+                ("hazard_raw", models.CharField(max_length=40)),
+                ("hazards", models.JSONField(default=list)),
+                ("hazard_primary", models.CharField(blank=True, max_length=4)),
+                ("hazard_semantics", models.CharField(max_length=40)),
+                ("page", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("search_text", models.TextField(blank=True)),
+                (
+                    "category",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="codes", to="catalog.category"
+                    ),
+                ),
+                (
+                    "version",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="codes", to="catalog.catalogueversion"
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '废物代码',
-                'verbose_name_plural': '废物代码',
-                'ordering': ['version', 'code'],
+                "verbose_name": "废物代码",
+                "verbose_name_plural": "废物代码",
+                "ordering": ["version", "code"],
             },
         ),
         migrations.AddConstraint(
-            model_name='category',
-            constraint=models.UniqueConstraint(fields=('version', 'code'), name='uniq_category_per_version'),
+            model_name="category",
+            constraint=models.UniqueConstraint(fields=("version", "code"), name="uniq_category_per_version"),
         ),
         migrations.AddConstraint(
-            model_name='codemapping',
-            constraint=models.UniqueConstraint(fields=('from_version', 'from_code', 'to_version', 'to_code'), name='uniq_code_mapping'),
+            model_name="codemapping",
+            constraint=models.UniqueConstraint(
+                fields=("from_version", "from_code", "to_version", "to_code"), name="uniq_code_mapping"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='wastecode',
-            constraint=models.UniqueConstraint(fields=('version', 'code'), name='uniq_code_per_version'),
+            model_name="wastecode",
+            constraint=models.UniqueConstraint(fields=("version", "code"), name="uniq_code_per_version"),
         ),
     ]

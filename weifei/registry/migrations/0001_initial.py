@@ -5,90 +5,124 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('catalog', '0001_initial'),
+        ("catalog", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Enterprise',
+            name="Enterprise",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('credit_code', models.CharField(max_length=18, unique=True, verbose_name='统一社会信用代码')),
-                ('name', models.CharField(max_length=200, verbose_name='单位名称')),
-                ('legal_representative', models.CharField(blank=True, max_length=50, verbose_name='法定代表人')),
-                ('address', models.CharField(blank=True, max_length=300, verbose_name='注册地址')),
-                ('industry_code', models.CharField(blank=True, max_length=5, verbose_name='行业代码（GB/T 4754）')),
-                ('industry_name', models.CharField(blank=True, max_length=100, verbose_name='行业')),
-                ('is_generator', models.BooleanField(default=False, verbose_name='产废单位')),
-                ('is_carrier', models.BooleanField(default=False, verbose_name='承运人')),
-                ('is_operator', models.BooleanField(default=False, verbose_name='经营单位')),
-                ('is_collector', models.BooleanField(default=False, verbose_name='收集单位')),
-                ('latitude', models.DecimalField(blank=True, decimal_places=6, max_digits=9, null=True)),
-                ('longitude', models.DecimalField(blank=True, decimal_places=6, max_digits=9, null=True)),
-                ('contact_phone', models.CharField(blank=True, max_length=30, verbose_name='联系电话')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('region', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='enterprises', to='catalog.region')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("credit_code", models.CharField(max_length=18, unique=True, verbose_name="统一社会信用代码")),
+                ("name", models.CharField(max_length=200, verbose_name="单位名称")),
+                ("legal_representative", models.CharField(blank=True, max_length=50, verbose_name="法定代表人")),
+                ("address", models.CharField(blank=True, max_length=300, verbose_name="注册地址")),
+                ("industry_code", models.CharField(blank=True, max_length=5, verbose_name="行业代码（GB/T 4754）")),
+                ("industry_name", models.CharField(blank=True, max_length=100, verbose_name="行业")),
+                ("is_generator", models.BooleanField(default=False, verbose_name="产废单位")),
+                ("is_carrier", models.BooleanField(default=False, verbose_name="承运人")),
+                ("is_operator", models.BooleanField(default=False, verbose_name="经营单位")),
+                ("is_collector", models.BooleanField(default=False, verbose_name="收集单位")),
+                ("latitude", models.DecimalField(blank=True, decimal_places=6, max_digits=9, null=True)),
+                ("longitude", models.DecimalField(blank=True, decimal_places=6, max_digits=9, null=True)),
+                ("contact_phone", models.CharField(blank=True, max_length=30, verbose_name="联系电话")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "region",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="enterprises", to="catalog.region"
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '单位',
-                'verbose_name_plural': '单位',
-                'ordering': ['credit_code'],
+                "verbose_name": "单位",
+                "verbose_name_plural": "单位",
+                "ordering": ["credit_code"],
             },
         ),
         migrations.CreateModel(
-            name='Licence',
+            name="Licence",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.CharField(max_length=40, unique=True, verbose_name='许可证编号')),
-                ('kind', models.CharField(choices=[('comprehensive', '综合经营'), ('collection', '收集经营')], max_length=16, verbose_name='类别')),
-                ('methods', models.JSONField(default=list, verbose_name='经营方式')),
-                ('categories', models.JSONField(default=list, verbose_name='核准类别')),
-                ('annual_capacity_tonnes', models.DecimalField(decimal_places=3, max_digits=14, verbose_name='核准经营规模（吨/年）')),
-                ('valid_from', models.DateField(verbose_name='有效期自')),
-                ('valid_to', models.DateField(verbose_name='有效期至')),
-                ('holder', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='licences', to='registry.enterprise')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("number", models.CharField(max_length=40, unique=True, verbose_name="许可证编号")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("comprehensive", "综合经营"), ("collection", "收集经营")],
+                        max_length=16,
+                        verbose_name="类别",
+                    ),
+                ),
+                ("methods", models.JSONField(default=list, verbose_name="经营方式")),
+                ("categories", models.JSONField(default=list, verbose_name="核准类别")),
+                (
+                    "annual_capacity_tonnes",
+                    models.DecimalField(decimal_places=3, max_digits=14, verbose_name="核准经营规模（吨/年）"),
+                ),
+                ("valid_from", models.DateField(verbose_name="有效期自")),
+                ("valid_to", models.DateField(verbose_name="有效期至")),
+                (
+                    "holder",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="licences", to="registry.enterprise"
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '经营许可证',
-                'verbose_name_plural': '经营许可证',
-                'ordering': ['number'],
+                "verbose_name": "经营许可证",
+                "verbose_name_plural": "经营许可证",
+                "ordering": ["number"],
             },
         ),
         migrations.CreateModel(
-            name='Vehicle',
+            name="Vehicle",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('plate', models.CharField(max_length=12, unique=True, verbose_name='车牌号')),
-                ('transport_certificate', models.CharField(max_length=30, verbose_name='道路运输证号')),
-                ('payload_tonnes', models.DecimalField(decimal_places=3, max_digits=8, verbose_name='核定载质量（吨）')),
-                ('dangerous_goods_classes', models.JSONField(default=list, verbose_name='危险货物类别')),
-                ('gps_terminal_id', models.CharField(blank=True, max_length=30, verbose_name='卫星定位终端号')),
-                ('valid_until', models.DateField(verbose_name='道路运输证有效期至')),
-                ('carrier', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='vehicles', to='registry.enterprise')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("plate", models.CharField(max_length=12, unique=True, verbose_name="车牌号")),
+                ("transport_certificate", models.CharField(max_length=30, verbose_name="道路运输证号")),
+                (
+                    "payload_tonnes",
+                    models.DecimalField(decimal_places=3, max_digits=8, verbose_name="核定载质量（吨）"),
+                ),
+                ("dangerous_goods_classes", models.JSONField(default=list, verbose_name="危险货物类别")),
+                ("gps_terminal_id", models.CharField(blank=True, max_length=30, verbose_name="卫星定位终端号")),
+                ("valid_until", models.DateField(verbose_name="道路运输证有效期至")),
+                (
+                    "carrier",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="vehicles", to="registry.enterprise"
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '运输车辆',
-                'verbose_name_plural': '运输车辆',
-                'ordering': ['plate'],
+                "verbose_name": "运输车辆",
+                "verbose_name_plural": "运输车辆",
+                "ordering": ["plate"],
             },
         ),
         migrations.CreateModel(
-            name='GenerationProfile',
+            name="GenerationProfile",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('year', models.PositiveSmallIntegerField()),
-                ('waste_code', models.CharField(max_length=10, verbose_name='废物代码')),
-                ('annual_tonnes', models.DecimalField(decimal_places=3, max_digits=14, verbose_name='年产生量（吨）')),
-                ('enterprise', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='generation', to='registry.enterprise')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("year", models.PositiveSmallIntegerField()),
+                ("waste_code", models.CharField(max_length=10, verbose_name="废物代码")),
+                ("annual_tonnes", models.DecimalField(decimal_places=3, max_digits=14, verbose_name="年产生量（吨）")),
+                (
+                    "enterprise",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="generation", to="registry.enterprise"
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '产废情况',
-                'verbose_name_plural': '产废情况',
-                'constraints': [models.UniqueConstraint(fields=('enterprise', 'year', 'waste_code'), name='uniq_generation_profile')],
+                "verbose_name": "产废情况",
+                "verbose_name_plural": "产废情况",
+                "constraints": [
+                    models.UniqueConstraint(fields=("enterprise", "year", "waste_code"), name="uniq_generation_profile")
+                ],
             },
         ),
     ]

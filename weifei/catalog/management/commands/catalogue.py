@@ -75,5 +75,6 @@ class Command(BaseCommand):
         except ApplicationError as exc:
             raise CommandError(exc.message) from None
         self.stdout.write(
-            f"已载入 {options['catalogue_version']}：新增 {report.created}，更新 {report.updated}，不变 {report.unchanged}"
+            f"已载入 {options['catalogue_version']}：新增 {report.created}，"
+            f"更新 {report.updated}，不变 {report.unchanged}"
         )

@@ -1,0 +1,64 @@
+"""Shared fixtures. Reference data is loaded once into the test database; a test that
+flushes tables (transactional tests) gets it back through ``reference``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: Any, django_db_blocker: Any) -> Iterator[None]:
+    from weifei.catalog.services import reference_load
+
+    with django_db_blocker.unblock():
+        reference_load()
+    yield
+
+
+@pytest.fixture
+def reference(db: None) -> None:
+    """Reference data (regions, 名录2021, exemptions, methods) present in the database."""
+    from weifei.catalog.models import Region, WasteCode
+    from weifei.catalog.services import reference_load
+
+    if not (Region.objects.exists() and WasteCode.objects.exists()):
+        reference_load()
+
+
+def _chromium() -> str:
+    import os
+
+    return os.environ.get("WEIFEI_CHROMIUM", "/usr/bin/chromium")
+
+
+def pytest_report_header(config: Any) -> list[str]:
+    import os
+
+    lines = []
+    chromium = _chromium()
+    lines.append(f"browser tests: {'on, ' + chromium if os.access(chromium, os.X_OK) else 'off (no Chromium)'}")
+    redis_url = os.environ.get("WEIFEI_TEST_REDIS_URL")
+    lines.append(f"redis tests: {'on, ' + redis_url if redis_url else 'off (WEIFEI_TEST_REDIS_URL unset)'}")
+    return lines
+
+
+def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
+    """Deselect (never silently pass) tests whose service is absent; the header says which."""
+    import os
+
+    absent = set()
+    if not os.access(_chromium(), os.X_OK):
+        absent.add("browser")
+    if not os.environ.get("WEIFEI_TEST_REDIS_URL"):
+        absent.add("redis")
+    if not absent:
+        return
+    keep, drop = [], []
+    for item in items:
+        (drop if absent & {m.name for m in item.iter_markers()} else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
