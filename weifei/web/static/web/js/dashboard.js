@@ -5,15 +5,21 @@
   var rows = JSON.parse(document.getElementById("prefecture-data").textContent);
   var script = document.getElementById("dashboard-script");
   var font = "'Noto Sans SC', sans-serif";
+  // Axis labels use the short form a long official name carries in brackets
+  // (长白山保护开发区管理委员会（长白山管委会） -> 长白山管委会); the tooltip keeps the full name.
+  function shortName(name) {
+    var m = /（([^（）]+)）$/.exec(name);
+    return m ? m[1] : name;
+  }
 
   var chart = echarts.init(document.getElementById("chart"), null, { renderer: "canvas" });
   chart.setOption({
     textStyle: { fontFamily: font },
-    grid: { left: 110, right: 24, top: 10, bottom: 24 },
+    grid: { left: 8, right: 32, top: 10, bottom: 8, containLabel: true },
     tooltip: { trigger: "axis" },
     xAxis: { type: "value", minInterval: 1 },
     yAxis: { type: "category", inverse: true, data: rows.map(function (r) { return r.name; }),
-             axisLabel: { fontFamily: font } },
+             axisLabel: { fontFamily: font, formatter: shortName } },
     series: [{ type: "bar", data: rows.map(function (r) { return r.count; }), itemStyle: { color: "#1f6f5c" },
                label: { show: true, position: "right", fontFamily: font } }],
     animation: false
