@@ -42,4 +42,4 @@ def enterprises_per_prefecture(*, actor: Actor) -> list[dict[str, object]]:
         (r for r in regions.values() if r.level in (Region.Level.PREFECTURE, Region.Level.SPECIAL)),
         key=lambda r: (r.level != Region.Level.PREFECTURE, r.key),
     )
-    return [{"code": r.code6 or r.key, "name": r.name, "count": totals.get(r.id, 0)} for r in tops]
+    return [{"code": r.code6, "name": r.name, "count": totals.get(r.id, 0)} for r in tops]

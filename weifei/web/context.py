@@ -9,7 +9,11 @@ from django.utils.translation import gettext as _
 
 def navigation(request: HttpRequest) -> dict[str, object]:
     user = getattr(request, "user", None)
-    items = [(_("首页"), reverse("web:landing")), (_("名录查询"), reverse("catalog:search"))]
+    path = request.path
+    items = [(_("首页"), reverse("web:landing"), path == "/")]
     if user is not None and user.is_authenticated:
-        items.insert(1, (_("工作台"), reverse("web:home")))
+        workbench = (reverse("web:home"), reverse("web:dashboard"), reverse("web:enterprise_home"))
+        items.append((_("工作台"), reverse("web:home"), path.startswith(workbench)))
+    catalog = reverse("catalog:search")
+    items.append((_("名录查询"), catalog, path.startswith(catalog)))
     return {"nav_items": items}

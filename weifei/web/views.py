@@ -27,7 +27,7 @@ def landing(request: HttpRequest) -> HttpResponse:
         {
             "catalogue_size": catalogue_size(actor=actor),
             "enterprise_total": sum(int(r["count"]) for r in rows),  # type: ignore[call-overload]
-            "prefecture_count": sum(1 for r in rows if r["code"] and str(r["code"]).isdigit()),
+            "prefecture_count": sum(1 for r in rows if r["code"]),
         },
     )
 
