@@ -10,8 +10,9 @@ Shape (scale 1 ≈ 600 units): units in all 9 市（州）, 梅河口市 and 长
 weighted like Jilin's economy (长春 automotive, 吉林 petrochemicals, 松原 oilfield, 通化
 pharmaceuticals …); annual quantities are lognormal, so most generators report under 10 t
 and a few over 1,000 t; every waste code exists in 名录2021; every 统一社会信用代码 carries
-a correct GB 32100-2015 check character. Names are invented; any likeness to a real unit's
-data is not intended. All demo accounts share ``DEMO_PASSWORD`` — demo data only.
+a correct GB 32100-2015 check character. Company and hospital names are invented (the
+universities are real, their figures are not); any likeness to a real unit's data is not
+intended. All demo accounts share ``DEMO_PASSWORD`` — demo data only.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.db import transaction
+from django.urls import reverse
 
 from weifei.accounts.services import enterprise_user_create, regulator_account_create
 from weifei.catalog.models import CatalogueVersion, Region
@@ -37,6 +39,9 @@ from .services import enterprise_create, generation_profile_set, licence_create,
 DEMO_PASSWORD = "weifei-demo-22"  # printed by `weifei demo-logins`; demo databases only
 UNITS_PER_SCALE = 600
 MAX_SCALE = 20.0
+# Below this the fixed big units (showcases, operators) would outnumber the small ones and
+# the province would stop looking like one; tiny scales still get this many generators.
+MIN_GENERATORS = 60
 REFERENCE_MISSING = "尚未载入参考数据（行政区域、危险废物名录）。请先运行 weifei load-reference"
 
 # ---------------------------------------------------------------------------------------
@@ -331,22 +336,28 @@ UNIVERSITY_COUNTY = {
     "吉林医药学院": "220204", "吉林师范大学": "220302", "延边大学": "222401", "通化师范学院": "220502",
     "白城师范学院": "220802",
 }  # fmt: skip
-DEPARTMENTS = (
-    "化学学院", "生命科学学院", "材料科学与工程学院", "环境与资源学院", "药学院", "分析测试中心",
-    "化学工程学院", "农学院", "医学院", "物理学院",
+DEPARTMENTS = tuple(
+    (
+        "化学学院 生命科学学院 材料科学与工程学院 环境与资源学院 药学院 "
+        "分析测试中心 化学工程学院 农学院 医学院 物理学院"
+    ).split()
 )
 
 BRAND_FIRST = "恒华鑫宏金瑞东天永佳博正盛兴泰丰润嘉德安利远新中广通鼎晟源昊亿汇辰"
 BRAND_SECOND = "达盛源图诚丰升成固禾远通泰信和康宇辉洋隆邦川顺越航晖峰业旺昌"
 SURNAMES = "王李张刘陈杨赵黄周吴徐孙马朱胡郭何林高罗郑梁谢宋唐韩冯于董萧程曹袁邓许傅沈曾彭吕苏卢蒋蔡贾丁魏薛叶阎"
 GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰萍红建国志海波宁鹏飞东斌春雪梅凤云龙成"
-ROADS = (
-    "人民大街", "解放路", "建设街", "工业路", "新华街", "繁荣路", "长江路", "黄河路", "发展大街",
-    "创业大街", "振兴路", "东风大街", "前进大街", "胜利街", "和平路", "友谊路", "开发大路", "迎宾路",
+ROADS = tuple(
+    (
+        "人民大街 解放路 建设街 工业路 新华街 繁荣路 长江路 黄河路 发展大街 "
+        "创业大街 振兴路 东风大街 前进大街 胜利街 和平路 友谊路 开发大路 迎宾路"
+    ).split()
 )
-TOWNS = (
-    "新立", "双山", "太平", "永安", "兴隆", "前进", "三合", "合心", "开安", "朝阳", "红旗", "大岭",
-    "东风", "万宝", "友谊", "胜利", "团结", "和平", "五家", "民主", "长安", "富民", "新华", "光明",
+TOWNS = tuple(
+    (
+        "新立 双山 太平 永安 兴隆 前进 三合 合心 开安 朝阳 红旗 大岭 "
+        "东风 万宝 友谊 胜利 团结 和平 五家 民主 长安 富民 新华 光明"
+    ).split()
 )
 STREETS = ("桃源", "永吉", "曙光", "全安", "南岭", "西安", "青年", "站前", "临河", "新发", "重庆", "自强")
 
@@ -573,12 +584,10 @@ OPERATORS: tuple[OperatorSpec, ...] = (
     OperatorSpec("collect-battery", "延吉{brand}再生资源回收有限公司", "222401", "4210", "金属废料和碎屑加工处理",
                  ("is_collector",), "collection", ("HW31", "HW49"), ("collection", "storage"), 2000),
 )  # fmt: skip
-SHOWCASE_OPERATOR = {
-    "categories": GENERAL_CATEGORIES,
-    "methods": ("collection", "storage", "disposal"),
-    "capacity": 49500,
-    "fleet": 10,
-}
+# The showcase operator (operator-admin): a provincial centre taking most categories.
+SHOWCASE_OPERATOR_METHODS = ("collection", "storage", "disposal")
+SHOWCASE_OPERATOR_CAPACITY = 49500
+SHOWCASE_OPERATOR_FLEET = 10
 
 
 # ---------------------------------------------------------------------------------------
@@ -665,7 +674,11 @@ class _Builder:
     # -- small draws ---------------------------------------------------------------------
 
     def brand(self) -> str:
-        return self.rng.choice(BRAND_FIRST) + self.rng.choice(BRAND_SECOND)
+        first = self.rng.choice(BRAND_FIRST)
+        second = self.rng.choice(BRAND_SECOND)
+        while second == first:  # no 泰泰
+            second = self.rng.choice(BRAND_SECOND)
+        return first + second
 
     def person(self) -> str:
         given = "".join(self.rng.choice(GIVEN) for _ in range(self.rng.choice((1, 2, 2))))
@@ -678,12 +691,18 @@ class _Builder:
                 self.codes.add(code)
                 return code
 
-    def unique_name(self, make: Callable[[], str]) -> str:
+    def try_name(self, make: Callable[[], str]) -> str | None:
         for _ in range(40):
             name = make()
             if name not in self.names:
                 self.names.add(name)
                 return name
+        return None  # this pattern's names are used up (large scales)
+
+    def unique_name(self, make: Callable[[], str]) -> str:
+        name = self.try_name(make)
+        if name is not None:
+            return name
         base = make()
         n = 2
         while f"{base}（第{n}分支机构）" in self.names:
@@ -701,8 +720,13 @@ class _Builder:
         return group.short
 
     def county_full(self, region: RegionRef, group: Group) -> str:
+        """How a county-level place is written in a name: 长春市九台区, 榆树市, 长白山池北区."""
         if group.key == "220581":
             return "梅河口市"
+        if region.level == Region.Level.AREA:
+            return f"{group.city}{region.name}"
+        if region.level == Region.Level.COUNTY and region.name.endswith("区"):
+            return f"{group.city}{region.name}"
         return region.name
 
     def address(self, region: RegionRef, group: Group) -> str:
@@ -793,7 +817,8 @@ class _Builder:
                 if plate not in self.plates:
                     self.plates.add(plate)
                     break
-            if medical:
+            classes: tuple[str, ...]
+            if medical:  # 医疗废物: UN 3291, class 6.2, small refrigerated vans
                 payload, classes = self.rng.choice((Decimal("1.495"), Decimal("2.5"), Decimal("4.2"))), ("6.2",)
             else:
                 payload = self.rng.choice(
@@ -806,8 +831,9 @@ class _Builder:
             result.append(VehiclePlan(plate, certificate, payload, classes, gps, valid_until))
         return result
 
-    def licence(self, spec_kind: str, categories: Sequence[str], methods: Sequence[str], capacity: int,
-                *, expiring: bool) -> LicencePlan:  # fmt: skip
+    def licence(
+        self, spec_kind: str, categories: Sequence[str], methods: Sequence[str], capacity: int, *, expiring: bool
+    ) -> LicencePlan:
         years = 5 if spec_kind == "comprehensive" else 3
         offset = self.rng.randint(90, years * 365 - 120)
         if expiring:  # so the demo shows a licence about to lapse
@@ -820,8 +846,18 @@ class _Builder:
 
     # -- units ---------------------------------------------------------------------------
 
-    def unit(self, *, name: str, region: RegionRef, group: Group, industry_code: str, industry_name: str,
-             roles: tuple[str, ...], prefix: str, showcase: str = "") -> EnterprisePlan:  # fmt: skip
+    def unit(
+        self,
+        *,
+        name: str,
+        region: RegionRef,
+        group: Group,
+        industry_code: str,
+        industry_name: str,
+        roles: tuple[str, ...],
+        prefix: str,
+        showcase: str = "",
+    ) -> EnterprisePlan:
         lat, lng = self.coordinates(region, group)
         plan = EnterprisePlan(
             credit_code=self.credit_code(prefix, region),
@@ -861,18 +897,24 @@ class _Builder:
             if spec.tag == "carrier":
                 unit.vehicles = self.vehicles(group, region, 24, medical=False)
             if spec.tag == "operator":
-                unit.vehicles = self.vehicles(group, region, int(SHOWCASE_OPERATOR["fleet"]), medical=False)  # type: ignore[call-overload]
+                unit.vehicles = self.vehicles(group, region, SHOWCASE_OPERATOR_FLEET, medical=False)
                 unit.licences = [
                     self.licence(
-                        "comprehensive", SHOWCASE_OPERATOR["categories"], SHOWCASE_OPERATOR["methods"],  # type: ignore[arg-type]
-                        int(SHOWCASE_OPERATOR["capacity"]), expiring=False,  # type: ignore[call-overload]
+                        "comprehensive",
+                        GENERAL_CATEGORIES,
+                        SHOWCASE_OPERATOR_METHODS,
+                        SHOWCASE_OPERATOR_CAPACITY,
+                        expiring=False,
                     )
-                ]  # fmt: skip
+                ]
+
+    def _formatter(self, template: str) -> Callable[[], str]:
+        return lambda: template.format(brand=self.brand())
 
     def operators(self) -> None:
         for spec in OPERATORS:
             region, group = self.group_of_key(spec.region_key)
-            name = self.unique_name(lambda spec=spec: spec.name.format(brand=self.brand()))  # type: ignore[misc]
+            name = self.unique_name(self._formatter(spec.name))
             unit = self.unit(
                 name=name, region=region, group=group, industry_code=spec.industry_code,
                 industry_name=spec.industry_name, roles=spec.roles, prefix="91",
@@ -942,40 +984,54 @@ class _Builder:
 
         make: Callable[[], str] = company
         if industry.key == "hospital":
-            prefix = "12"
+            prefix = "12"  # 事业单位
             industry_code, industry_name, make = self.hospital(group, region, county, place, total)
         elif industry.key == "repair" and self.rng.random() < 0.3:
             prefix = "92"  # 个体工商户
-
-            def make() -> str:
-                return f"{county}{self.brand()}{self.rng.choice(('汽车修理部', '汽修厂', '汽车快修店'))}"
-
-        elif industry.key == "lab":
+            make = self._individual_shop(county)
+        elif industry.key == "lab" and variant.code == "8341":
             universities = UNIVERSITIES.get(group.key, ())
-            if variant.code == "8341" and universities:
+            if universities:
                 prefix = "12"
                 university = self.rng.choice(universities)
                 region = self.regions.get(UNIVERSITY_COUNTY[university], region)
-
-                def make() -> str:
-                    tail = self.rng.choice(("实验中心", "实验室"))
-                    return f"{university}{self.rng.choice(DEPARTMENTS)}{tail}"
-
-            elif variant.code == "8341":  # no university here: a testing company instead
+                make = self._university_lab(university)
+            else:  # no university here: a testing company instead
                 industry_code, industry_name = "7452", "检测服务"
                 make = lambda: company(("检测技术", "检验检测"))  # noqa: E731
-        name = self.unique_name(make)
+        name = self.try_name(make)
+        if name is None and prefix == "12":  # hospital or university names used up: a private clinic or lab
+            prefix = "91"
+            if industry.key == "hospital":
+                industry_code, industry_name = "8425", "门诊部（所）"
+                make = lambda: f"{place}{self.brand()}{self.rng.choice(('综合门诊部', '口腔门诊部'))}"  # noqa: E731
+            else:
+                industry_code, industry_name = "7452", "检测服务"
+                make = lambda: company(("检测技术", "检验检测"))  # noqa: E731
+        name = name or self.unique_name(make)
         unit = self.unit(
             name=name, region=region, group=group, industry_code=industry_code, industry_name=industry_name,
             roles=("is_generator",), prefix=prefix,
         )  # fmt: skip
         unit.profiles = self.profiles(total, codes, history=self.rng.random() < 0.4)
 
-    def hospital(self, group: Group, region: RegionRef, county: str, place: str,
-                 total: float) -> tuple[str, str, Callable[[], str]]:  # fmt: skip
+    def _individual_shop(self, county: str) -> Callable[[], str]:
+        return lambda: f"{county}{self.brand()}{self.rng.choice(('汽车修理部', '汽修厂', '汽车快修店'))}"
+
+    def _university_lab(self, university: str) -> Callable[[], str]:
+        def make() -> str:
+            department = self.rng.choice(DEPARTMENTS)
+            tail = "" if department.endswith("中心") else self.rng.choice(("实验中心", "实验室"))
+            return f"{university}{department}{tail}"
+
+        return make
+
+    def hospital(
+        self, group: Group, region: RegionRef, county: str, place: str, total: float
+    ) -> tuple[str, str, Callable[[], str]]:
         """Hospital names follow size: city hospitals, county hospitals, clinics."""
         rural = region.name.endswith(("县", "市")) and region.level == Region.Level.COUNTY
-        if total >= 40:
+        if total >= 40 and not rural:
             choices = [
                 ("8411", "综合医院", f"{group.city}中心医院"), ("8411", "综合医院", f"{group.city}第二人民医院"),
                 ("8411", "综合医院", f"{group.city}第三人民医院"), ("8412", "中医医院", f"{group.city}中医院"),
@@ -1006,10 +1062,8 @@ class _Builder:
                 return f"{county}{self.rng.choice(TOWNS)}镇卫生院"
             if code == "8421":
                 return f"{county}{self.rng.choice(STREETS)}街道社区卫生服务中心"
-            if code == "8425" or fixed:
-                kind = self.rng.choice(("口腔门诊部", "综合门诊部", "医院"))
-                return f"{place}{self.brand()}{kind}"
-            return fixed
+            kind = self.rng.choice(("口腔门诊部", "综合门诊部") if code == "8425" else ("医院", "中医医院"))
+            return f"{place}{self.brand()}{kind}"
 
         return code, label, make
 
@@ -1017,7 +1071,7 @@ class _Builder:
         target = max(1, round(UNITS_PER_SCALE * self.scale))
         fixed = len(SHOWCASES) + len(OPERATORS)
         n_carriers = max(9, round(24 * self.scale))
-        n_generators = max(13, target - fixed - n_carriers)
+        n_generators = max(MIN_GENERATORS, target - fixed - n_carriers)
         self.showcases()
         self.operators()
         self.carriers(n_carriers)
@@ -1039,9 +1093,7 @@ def accounts_plan() -> list[AccountPlan]:
     return accounts
 
 
-def demo_plan_build(
-    *, seed: int, scale: float, regions: Sequence[RegionRef], today: dt.date | None = None
-) -> DemoPlan:
+def demo_plan_build(*, seed: int, scale: float, regions: Sequence[RegionRef], today: dt.date | None = None) -> DemoPlan:
     """The whole province as data. Draws depend on ``seed`` and ``scale`` only; ``today``
     just anchors validity dates and the profile year."""
     if not (0 < scale <= MAX_SCALE):
@@ -1102,10 +1154,10 @@ def demo_logins() -> list[DemoLogin]:
     for account in accounts_plan():
         if account.showcase:
             who = f"{SHOWCASE_BY_TAG[account.showcase].name}（{'驾驶员' if account.role == 'driver' else '管理员'}）"
-            landing = "/enterprise/"
+            landing = reverse("web:enterprise_home")
         else:
             who = account.department
-            landing = "/dashboard/"
+            landing = reverse("web:dashboard")
         result.append(DemoLogin(account.username, DEMO_PASSWORD, account.role, who, landing))
     return result
 
