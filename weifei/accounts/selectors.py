@@ -25,6 +25,7 @@ def actor_for(user: Any) -> Actor:
             label=label,
             region_codes=keys,
             region_level=assignment.region.level,
+            read_only=assignment.role == RegulatorAssignment.Role.LIAISON,
         )
     enterprise_ids = frozenset(Membership.objects.filter(user=user).values_list("enterprise_id", flat=True))
     return Actor(kind="enterprise", user_id=user.pk, label=label, enterprise_ids=enterprise_ids)

@@ -26,9 +26,15 @@ def _new_user(username: str, password: str, full_name: str) -> User:
 
 @transaction.atomic
 def regulator_account_create(
-    *, actor: Actor, username: str, password: str, full_name: str, region_key: str, department: str,
+    *,
+    actor: Actor,
+    username: str,
+    password: str,
+    full_name: str,
+    region_key: str,
+    department: str,
     role: str = RegulatorAssignment.Role.REGULATOR,
-) -> RegulatorAssignment:  # fmt: skip
+) -> RegulatorAssignment:
     require_kind(actor, "system", action="创建监管账户")
     region = Region.objects.filter(key=region_key).first()
     if region is None:

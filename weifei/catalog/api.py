@@ -111,10 +111,15 @@ def _code_out(c: object) -> dict[str, object]:
 
     assert isinstance(c, WasteCode)
     return {
-        "code": c.code, "category": c.category.code, "category_name": c.category.name,
-        "industry_source": c.industry_source, "description": c.description, "hazard": c.hazard_raw,
-        "hazards": c.hazards, "hazard_semantics": c.hazard_semantics,
-    }  # fmt: skip
+        "code": c.code,
+        "category": c.category.code,
+        "category_name": c.category.name,
+        "industry_source": c.industry_source,
+        "description": c.description,
+        "hazard": c.hazard_raw,
+        "hazards": c.hazards,
+        "hazard_semantics": c.hazard_semantics,
+    }
 
 
 @router.get("/versions", response=list[VersionOut])
@@ -128,9 +133,14 @@ def search(request: HttpRequest, params: Query[SearchParams]) -> dict[str, objec
     actor = actor_for(request.user)
     version = selectors.catalogue_version(actor=actor, key=params.version or None, on=params.date)
     result = selectors.catalogue_search(
-        actor=actor, q=params.q, version=version, category=params.category, hazard=params.hazard,
-        limit=params.limit, offset=params.offset,
-    )  # fmt: skip
+        actor=actor,
+        q=params.q,
+        version=version,
+        category=params.category,
+        hazard=params.hazard,
+        limit=params.limit,
+        offset=params.offset,
+    )
     return {"version": version.key, "total": result.total, "items": [_code_out(c) for c in result.items]}
 
 
@@ -153,10 +163,12 @@ def validate(request: HttpRequest, payload: ValidateIn) -> dict[str, object]:
     """Validate a waste code for a record dated ``date``; 400 with the broken rule otherwise."""
     result = validate_waste_code(payload.code, on=payload.date, category=payload.category, field="code")
     return {
-        "code": result.code, "category": result.category, "version": result.version_key,
+        "code": result.code,
+        "category": result.category,
+        "version": result.version_key,
         "identified": result.identified,
         "description": result.waste_code.description if result.waste_code else None,
-    }  # fmt: skip
+    }
 
 
 @router.get("/categories", response=list[CategoryOut])
@@ -184,10 +196,14 @@ def regions(request: HttpRequest, level: str = "") -> list[dict[str, object]]:
     rows = selectors.regions(actor=actor_for(request.user), level=level)
     return [
         {
-            "key": r.key, "code6": r.code6, "name": r.name, "level": r.level, "official": r.official,
+            "key": r.key,
+            "code6": r.code6,
+            "name": r.name,
+            "level": r.level,
+            "official": r.official,
             "parent": r.parent.key if r.parent else None,
             "supervisor": r.supervisor.key if r.supervisor else None,
             "carved_from": r.carved_from.key if r.carved_from else None,
         }
         for r in rows
-    ]  # fmt: skip
+    ]

@@ -106,10 +106,12 @@ def exemptions_mentioning(*, actor: Actor, waste_code: WasteCode) -> list[Exempt
     """Exemption rows that name this code or its category."""
     rows = ExemptionItem.objects.filter(version=waste_code.version)
     return [
-        row for row in rows
-        if waste_code.code in row.codes or waste_code.category.code in row.codes
+        row
+        for row in rows
+        if waste_code.code in row.codes
+        or waste_code.category.code in row.codes
         or waste_code.code in row.category_or_code
-    ]  # fmt: skip
+    ]
 
 
 def categories(*, actor: Actor, version: CatalogueVersion) -> QuerySet[Category]:

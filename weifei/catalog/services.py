@@ -30,9 +30,16 @@ from .validation import CODE_RE, VALID_CATEGORY_NUMBERS
 DATA_DIR = Path(__file__).resolve().parent / "data"
 
 CATALOGUE_COLUMNS = [
-    "code", "category", "category_name", "industry_source", "description",
-    "hazard", "hazard_list", "hazard_primary", "hazard_separator_semantics",
-]  # fmt: skip
+    "code",
+    "category",
+    "category_name",
+    "industry_source",
+    "description",
+    "hazard",
+    "hazard_list",
+    "hazard_primary",
+    "hazard_separator_semantics",
+]
 MAPPING_COLUMNS = ["from_code", "to_code", "relation", "note"]
 
 BUILTIN_VERSIONS = {
@@ -139,9 +146,16 @@ def catalogue_version_load(
     to_create: list[WasteCode] = []
     to_update: list[WasteCode] = []
     fields = [
-        "category", "industry_source", "description", "hazard_raw", "hazards",
-        "hazard_primary", "hazard_semantics", "page", "search_text",
-    ]  # fmt: skip
+        "category",
+        "industry_source",
+        "description",
+        "hazard_raw",
+        "hazards",
+        "hazard_primary",
+        "hazard_semantics",
+        "page",
+        "search_text",
+    ]
     for row in rows:
         category = categories[row["category"].strip()]
         values = {
@@ -292,15 +306,27 @@ def regions_load(
             level = Region.Level.ZONE
         parent = by_key.get(row["parent_code6"]) if row["parent_code6"] else None
         upsert(
-            row["code6"], code6=row["code6"], name=row["name"], level=level, official=official,
-            parent=parent, supervisor=parent, note=row.get("note", ""),
-        )  # fmt: skip
+            row["code6"],
+            code6=row["code6"],
+            name=row["name"],
+            level=level,
+            official=official,
+            parent=parent,
+            supervisor=parent,
+            note=row.get("note", ""),
+        )
     for row in _read_csv(special_csv, ["key", "name", "level", "parent_key", "supervisor_key", "carved_from_code6"]):
         upsert(
-            row["key"], code6="", name=row["name"], level=row["level"], official=False,
-            parent=by_key[row["parent_key"]], supervisor=by_key.get(row["supervisor_key"]),
-            carved_from=by_key.get(row["carved_from_code6"]), note=row.get("note", ""),
-        )  # fmt: skip
+            row["key"],
+            code6="",
+            name=row["name"],
+            level=row["level"],
+            official=False,
+            parent=by_key[row["parent_key"]],
+            supervisor=by_key.get(row["supervisor_key"]),
+            carved_from=by_key.get(row["carved_from_code6"]),
+            note=row.get("note", ""),
+        )
     for row in _read_csv(overrides_csv, ["code6", "supervisor_key"]):
         region = by_key[row["code6"]]
         supervisor = by_key[row["supervisor_key"]]

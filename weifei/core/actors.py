@@ -17,6 +17,8 @@ class Actor:
     # Region codes a regulator supervises (by supervising authority, not statutory parent).
     region_codes: frozenset[str] = field(default_factory=frozenset)
     region_level: str = ""
+    # Liaison accounts (transport, public security, emergency management) read, never write.
+    read_only: bool = False
 
     @property
     def is_regulator(self) -> bool:

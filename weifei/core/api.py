@@ -41,18 +41,22 @@ def add_working_days(request: HttpRequest, start: dt.date, n: int) -> dict[str, 
     """The date ``n`` statutory working days after ``start`` (``start`` not counted)."""
     result = WorkCalendar().add_working_days(start, n)
     return {
-        "start": start, "n": n, "result": result,
+        "start": start,
+        "n": n,
+        "result": result,
         "authoritative": is_authoritative(start.year) and is_authoritative(result.year),
-    }  # fmt: skip
+    }
 
 
 @router.get("/calendar/working-days-between", response=BetweenOut, tags=["calendar"])
 def working_days_between(request: HttpRequest, a: dt.date, b: dt.date) -> dict[str, object]:
     """Working days d with a < d <= b."""
     return {
-        "a": a, "b": b, "working_days": WorkCalendar().working_days_between(a, b),
+        "a": a,
+        "b": b,
+        "working_days": WorkCalendar().working_days_between(a, b),
         "authoritative": is_authoritative(a.year) and is_authoritative(b.year),
-    }  # fmt: skip
+    }
 
 
 @router.post("/identifiers/credit-code", response=CreditCodeOut, tags=["identifiers"])

@@ -11,7 +11,7 @@ from django.db import IntegrityError, transaction
 from weifei.catalog.models import Region
 from weifei.catalog.validation import validate_category, validate_waste_code
 from weifei.core.actors import Actor
-from weifei.core.errors import ApplicationError
+from weifei.core.errors import ApplicationError, PermissionDenied
 from weifei.core.events import event_record
 from weifei.core.identifiers import validate_credit_code
 from weifei.core.permissions import require_kind
@@ -20,6 +20,7 @@ from .models import Enterprise, GenerationProfile, Licence, Vehicle
 
 PLATE_RE = re.compile(r"^[\u4e00-\u9fa5][A-Z][A-Z0-9]{5,6}$")
 ROLE_FIELDS = ("is_generator", "is_carrier", "is_operator", "is_collector")
+LICENCE_METHODS = {"collection": "收集", "storage": "贮存", "utilization": "利用", "disposal": "处置"}
 
 
 def _region(key: str) -> Region:
@@ -96,7 +97,9 @@ def generation_profile_set(
 ) -> GenerationProfile:
     require_kind(actor, "system", "regulator", "enterprise", action="填报产废情况")
     if actor.kind == "enterprise" and enterprise.id not in actor.enterprise_ids:
-        raise ApplicationError("只能填报本单位的产废情况", code="forbidden", field="enterprise")
+        raise PermissionDenied("只能填报本单位的产废情况")
+    if not enterprise.is_generator:
+        raise ApplicationError(f"{enterprise.name} 不是产废单位", code="not_generator", field="enterprise")
     validate_waste_code(waste_code, on=dt.date(year, 12, 31))
     if annual_tonnes < 0:
         raise ApplicationError("年产生量不能为负数", code="quantity_negative", field="annual_tonnes")
@@ -135,17 +138,22 @@ def vehicle_create(
         raise ApplicationError("核定载质量必须大于 0", code="payload_invalid", field="payload_tonnes")
     if valid_until < (today or dt.date.today()):
         raise ApplicationError(f"道路运输证已于 {valid_until} 过期", code="vehicle_expired", field="valid_until")
+    duplicate = ApplicationError(f"车牌号 {plate} 已登记", code="duplicate_vehicle", field="plate")
     if Vehicle.objects.filter(plate=plate).exists():
-        raise ApplicationError(f"车牌号 {plate} 已登记", code="duplicate_vehicle", field="plate")
-    vehicle = Vehicle.objects.create(
-        carrier=carrier,
-        plate=plate,
-        transport_certificate=transport_certificate,
-        payload_tonnes=payload_tonnes,
-        valid_until=valid_until,
-        dangerous_goods_classes=dangerous_goods_classes or ["9"],
-        gps_terminal_id=gps_terminal_id,
-    )
+        raise duplicate
+    try:
+        with transaction.atomic():
+            vehicle = Vehicle.objects.create(
+                carrier=carrier,
+                plate=plate,
+                transport_certificate=transport_certificate,
+                payload_tonnes=payload_tonnes,
+                valid_until=valid_until,
+                dangerous_goods_classes=dangerous_goods_classes or ["9"],
+                gps_terminal_id=gps_terminal_id,
+            )
+    except IntegrityError:  # a concurrent registration of the same plate won the race
+        raise duplicate from None
     event_record(subject=vehicle, actor=actor, kind="registry.vehicle_created", after={"plate": plate})
     return vehicle
 
@@ -166,6 +174,19 @@ def licence_create(
     require_kind(actor, "system", "regulator", action="登记经营许可证")
     if kind not in Licence.Kind.values:
         raise ApplicationError(f"许可证类别 {kind!r} 无效", code="licence_kind", field="kind")
+    if not (holder.is_operator or holder.is_collector):
+        raise ApplicationError(
+            f"{holder.name} 不是经营单位或收集单位，不能持有经营许可证", code="not_operator", field="holder"
+        )
+    bad_methods = [m for m in methods if m not in LICENCE_METHODS]
+    if not methods or bad_methods:
+        raise ApplicationError(
+            f"经营方式应为 {'、'.join(LICENCE_METHODS.values())} 中的一种或多种",
+            code="methods_invalid",
+            field="methods",
+        )
+    if annual_capacity_tonnes <= 0:
+        raise ApplicationError("核准经营规模必须大于 0", code="capacity_invalid", field="annual_capacity_tonnes")
     cats = [validate_category(c, field="categories") for c in categories]
     if not cats:
         raise ApplicationError("许可证至少应核准一个废物类别", code="categories_required", field="categories")

@@ -100,8 +100,14 @@ def _rows_2021() -> list[dict[str, str]]:
 def test_another_version_loads_from_csv_with_a_mapping(tmp_path: Path) -> None:
     """A later version (名录2025 will arrive this way) takes over from its effective date."""
     rows = [r for r in _rows_2021() if r["code"] != "900-249-08"]
-    new = dict(rows[0], code="321-035-48", category="HW48", category_name="有色金属采选和冶炼废物",
-               industry_source="常用有色金属冶炼", description="锡冶炼过程中产生的废物（测试数据）")  # fmt: skip
+    new = dict(
+        rows[0],
+        code="321-035-48",
+        category="HW48",
+        category_name="有色金属采选和冶炼废物",
+        industry_source="常用有色金属冶炼",
+        description="锡冶炼过程中产生的废物（测试数据）",
+    )
     rows.append(new)
     csv_path = _write_catalogue(tmp_path / "test_version.csv", rows)
     mapping = tmp_path / "mapping.csv"
@@ -114,9 +120,22 @@ def test_another_version_loads_from_csv_with_a_mapping(tmp_path: Path) -> None:
     )
     out = StringIO()
     call_command(
-        "catalogue", "load", "--version", "T25", "--name", "测试名录", "--effective-from", "2025-01-01",
-        "--csv", str(csv_path), "--mapping", str(mapping), "--mapping-from", "2021", stdout=out,
-    )  # fmt: skip
+        "catalogue",
+        "load",
+        "--version",
+        "T25",
+        "--name",
+        "测试名录",
+        "--effective-from",
+        "2025-01-01",
+        "--csv",
+        str(csv_path),
+        "--mapping",
+        str(mapping),
+        "--mapping-from",
+        "2021",
+        stdout=out,
+    )
     assert "新增 467" in out.getvalue()
     assert WasteCode.objects.filter(version__key="T25").count() == 467
     assert CodeMapping.objects.filter(to_version__key="T25").count() == 3

@@ -31,10 +31,26 @@ def test_a_task_round_trips_through_redis_and_a_worker() -> None:
     env = dict(os.environ, CELERY_BROKER_URL=REDIS_URL, DJANGO_SETTINGS_MODULE="weifei.settings.dev")
     env["CELERY_RESULT_BACKEND"] = REDIS_URL
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "weifei", "worker", "--pool=solo", "-Q", "weifei-test",
-         "--without-heartbeat", "--without-gossip", "--without-mingle", "-l", "WARNING"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "weifei",
+            "worker",
+            "--pool=solo",
+            "-Q",
+            "weifei-test",
+            "--without-heartbeat",
+            "--without-gossip",
+            "--without-mingle",
+            "-l",
+            "WARNING",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     try:
         code = (
             f"from weifei.celery import app; app.conf.result_backend = {REDIS_URL!r}; "

@@ -31,9 +31,12 @@ def test_production_refuses_the_default_secret() -> None:
 
 def test_production_starts_with_a_real_secret_and_postgres(tmp_path: object) -> None:
     r = _import_settings(
-        "weifei.settings.production", WEIFEI_DEBUG="0", WEIFEI_SECRET_KEY="s" * 50,
-        DATABASE_URL="postgres://u@127.0.0.1:5432/weifei", CELERY_BROKER_URL="redis://127.0.0.1:6379/0",
-    )  # fmt: skip
+        "weifei.settings.production",
+        WEIFEI_DEBUG="0",
+        WEIFEI_SECRET_KEY="s" * 50,
+        DATABASE_URL="postgres://u@127.0.0.1:5432/weifei",
+        CELERY_BROKER_URL="redis://127.0.0.1:6379/0",
+    )
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == ["django.db.backends.postgresql", "False", "False", "Asia/Shanghai", "zh-hans"]
 

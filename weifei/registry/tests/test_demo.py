@@ -112,10 +112,19 @@ def test_the_reference_date_moves_dates_but_draws_nothing(regions: list[demo.Reg
 
     def fingerprint(plan: DemoPlan) -> list[tuple[Any, ...]]:
         return [
-            (u.credit_code, u.name, u.region_key, u.roles, u.latitude, u.longitude, u.profiles,
-             [(v.plate, v.payload_tonnes) for v in u.vehicles], [lic.categories for lic in u.licences])
+            (
+                u.credit_code,
+                u.name,
+                u.region_key,
+                u.roles,
+                u.latitude,
+                u.longitude,
+                u.profiles,
+                [(v.plate, v.payload_tonnes) for v in u.vehicles],
+                [lic.categories for lic in u.licences],
+            )
             for u in plan.enterprises
-        ]  # fmt: skip
+        ]
 
     assert fingerprint(early) == fingerprint(late)
     early_valid = [v.valid_until for u in early.enterprises for v in u.vehicles]

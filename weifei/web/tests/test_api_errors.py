@@ -70,8 +70,11 @@ def test_validation_messages_name_the_field_in_chinese(client: Client) -> None:
     r = client.get("/api/v1/catalog/codes", {"limit": "abc"})
     assert r.status_code == 400
     assert r.json() == {"code": "validation_error", "message": "字段 limit：应为整数", "field": "limit"}
-    r = client.post("/api/v1/catalog/validate", {"code": "900-041-48", "date": "2022-06-01", "category": "HW49"},
-                    content_type="application/json")  # fmt: skip
+    r = client.post(
+        "/api/v1/catalog/validate",
+        {"code": "900-041-48", "date": "2022-06-01", "category": "HW49"},
+        content_type="application/json",
+    )
     assert r.status_code == 400
     assert r.json()["code"] == "waste_code_category_mismatch" and "HW49" in r.json()["message"]
     r = client.post("/api/v1/identifiers/credit-code", {"value": "91350100M000100Y4Z"}, content_type="application/json")
@@ -86,8 +89,9 @@ def test_catalogue_api_happy_paths(client: Client) -> None:
     detail = client.get("/api/v1/catalog/codes/900-041-49").json()
     assert detail["hazards"] == ["T", "In"] and detail["hazard_names"] == {"T": "毒性", "In": "感染性"}
     assert any(e["seq"] == 24 for e in detail["exemptions"])
-    ok = client.post("/api/v1/catalog/validate", {"code": "900-000-49", "date": "2022-06-01"},
-                     content_type="application/json").json()  # fmt: skip
+    ok = client.post(
+        "/api/v1/catalog/validate", {"code": "900-000-49", "date": "2022-06-01"}, content_type="application/json"
+    ).json()
     assert ok["identified"] is True and ok["category"] == "HW49"
     versions = client.get("/api/v1/catalog/versions").json()
     assert versions[0]["key"] == "2021" and versions[0]["code_count"] == 467

@@ -15,17 +15,32 @@ PASSWORD = "correct-horse-battery"
 
 @pytest.fixture
 def accounts() -> dict[str, str]:
-    e1 = enterprise_create(actor=SYSTEM, credit_code="91350100M000100Y43", name="长春测试汽车零部件有限公司",
-                           region_key="220102")  # fmt: skip
-    enterprise_create(actor=SYSTEM, credit_code="91130200699229617X", name="梅河口测试制药有限公司",
-                      region_key="220581")  # fmt: skip
+    e1 = enterprise_create(
+        actor=SYSTEM, credit_code="91350100M000100Y43", name="长春测试汽车零部件有限公司", region_key="220102"
+    )
+    enterprise_create(
+        actor=SYSTEM, credit_code="91130200699229617X", name="梅河口测试制药有限公司", region_key="220581"
+    )
     enterprise_create(actor=SYSTEM, credit_code="911302307808371268", name="通化测试医院", region_key="220502")
-    regulator_account_create(actor=SYSTEM, username="sheng", password=PASSWORD, full_name="省厅",
-                             region_key="220000", department="固体废物与化学品处")  # fmt: skip
-    regulator_account_create(actor=SYSTEM, username="tonghua", password=PASSWORD, full_name="通化市局",
-                             region_key="220500", department="固体废物科")  # fmt: skip
-    enterprise_user_create(actor=SYSTEM, enterprise=e1, username="e1", password=PASSWORD, full_name="张三",
-                           role="admin")  # fmt: skip
+    regulator_account_create(
+        actor=SYSTEM,
+        username="sheng",
+        password=PASSWORD,
+        full_name="省厅",
+        region_key="220000",
+        department="固体废物与化学品处",
+    )
+    regulator_account_create(
+        actor=SYSTEM,
+        username="tonghua",
+        password=PASSWORD,
+        full_name="通化市局",
+        region_key="220500",
+        department="固体废物科",
+    )
+    enterprise_user_create(
+        actor=SYSTEM, enterprise=e1, username="e1", password=PASSWORD, full_name="张三", role="admin"
+    )
     return {"province": "sheng", "prefecture": "tonghua", "enterprise": "e1"}
 
 
@@ -48,9 +63,17 @@ def test_htmx_search_returns_the_results_fragment(client: Client) -> None:
 
 
 @pytest.mark.parametrize(
-    "url", ["/catalog/?page=abc", "/catalog/?category=HX1", "/catalog/?version=1999", "/catalog/?q=" + "废" * 60,
-            "/catalog/999-999-99/", "/catalog/%00/", "/no-such-page/"],
-)  # fmt: skip
+    "url",
+    [
+        "/catalog/?page=abc",
+        "/catalog/?category=HX1",
+        "/catalog/?version=1999",
+        "/catalog/?q=" + "废" * 60,
+        "/catalog/999-999-99/",
+        "/catalog/%00/",
+        "/no-such-page/",
+    ],
+)
 def test_bad_page_input_is_4xx_with_a_message(client: Client, url: str) -> None:
     r = client.get(url)
     assert 400 <= r.status_code < 500, (url, r.status_code)
