@@ -20,7 +20,9 @@ TRANSLATIONS = {
     "行业来源": "Industry source",
     "危险废物": "Hazardous waste",
     "危险特性": "Hazard",
-    "没有匹配的废物代码。可尝试更短的关键词，或按类别浏览。": "No matching code. Try a shorter keyword or browse by category.",
+    "没有匹配的废物代码。可尝试更短的关键词，或按类别浏览。": (
+        "No matching code. Try a shorter keyword or browse by category."
+    ),
     "上一页": "Previous",
     "下一页": "Next",
     "返回名录查询": "Back to the catalogue",
