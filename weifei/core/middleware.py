@@ -47,3 +47,45 @@ class ApplicationErrorMiddleware:
             {"status": exception.status, "message": exception.message, "field": exception.field},
             status=exception.status,
         )
+
+
+_NUL_ESCAPES = (b"\x00", b"\\u0000", b"%00")
+
+
+class RejectNulMiddleware:
+    """Refuse requests carrying NUL characters (in the path, the query string or the body).
+
+    PostgreSQL text cannot hold NUL, so such input would surface as a database error (a 500)
+    deep inside a query; no legitimate input contains it, so it is refused at the door."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if self._has_nul(request):
+            return self._refuse(request)
+        return self.get_response(request)
+
+    @staticmethod
+    def _has_nul(request: HttpRequest) -> bool:
+        if "\x00" in request.path:
+            return True
+        raw_query = request.META.get("QUERY_STRING", "").encode("latin-1", "ignore").lower()
+        if any(token in raw_query for token in (b"\x00", b"%00")):
+            return True
+        if request.method in ("POST", "PUT", "PATCH"):
+            body = request.body.lower()
+            return any(token in body for token in _NUL_ESCAPES)
+        return False
+
+    @staticmethod
+    def _refuse(request: HttpRequest) -> HttpResponse:
+        import json
+
+        from django.shortcuts import render
+
+        message = "请求中含有不允许的空字符（NUL）"
+        if request.path.startswith("/api/"):
+            body = json.dumps({"code": "invalid_character", "message": message, "field": None}, ensure_ascii=False)
+            return HttpResponse(body, status=400, content_type="application/json; charset=utf-8")
+        return render(request, "web/error.html", {"status": 400, "message": message}, status=400)

@@ -44,6 +44,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "weifei.core.middleware.RequestIdMiddleware",
+    "weifei.core.middleware.RejectNulMiddleware",
     "weifei.core.middleware.ApplicationErrorMiddleware",
 ]
 
