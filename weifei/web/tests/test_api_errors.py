@@ -58,7 +58,9 @@ def test_every_operation_survives_garbage_parameters(client: Client) -> None:
             _assert_envelope(response, f"{method.upper()} {url} {value!r}")
 
 
-@pytest.mark.parametrize("body", ["", "not json", "[]", "null", '{"code": 5}', '{"value": null}', "{}", '{"value": "9135\\u0000"}'])
+@pytest.mark.parametrize(
+    "body", ["", "not json", "[]", "null", '{"code": 5}', '{"value": null}', "{}", '{"value": "9135\\u0000"}']
+)
 def test_post_bodies_that_are_not_the_schema(client: Client, body: str) -> None:
     for url in ("/api/v1/catalog/validate", "/api/v1/identifiers/credit-code"):
         response = client.post(url, body, content_type="application/json")
