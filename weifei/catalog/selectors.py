@@ -45,9 +45,9 @@ def _rank(code: WasteCode, terms: list[str]) -> tuple[int, str]:
         score = 1
     elif first and code.category.code.lower() == first:
         score = 2
-    elif first and first in code.category.name.lower():
-        score = 3
     elif first and first in code.description.lower():
+        score = 3  # the waste itself named: what a user typing 废矿物油 or 飞灰 is after
+    elif first and first in code.category.name.lower():
         score = 4
     else:
         score = 5
@@ -68,7 +68,7 @@ def catalogue_search(
 
     Every whitespace-separated term must match somewhere (code, category, category name,
     industry source or description). Results are ranked: exact code, code prefix, category,
-    category name, description.
+    description, category name, industry source.
     """
     query = (q or "").strip().lower()
     if len(query) > MAX_QUERY_LENGTH:

@@ -25,6 +25,13 @@ def test_keywords_find_the_right_codes() -> None:
     assert {"841-001-01", "841-002-01", "841-003-01"} <= set(codes("医疗废物"))
 
 
+def test_codes_naming_the_waste_rank_before_category_name_matches() -> None:
+    ranked = codes("废矿物油")
+    first_category_only = next(i for i, c in enumerate(ranked) if c in {"071-001-08", "251-001-08"})
+    assert ranked.index("900-249-08") < first_category_only
+    assert ranked.index("900-199-08") < first_category_only
+
+
 def test_exact_code_ranks_first_and_prefix_matches() -> None:
     assert codes("900-041-49")[0] == "900-041-49"
     assert all(c.startswith("772-") for c in codes("772-")[:3])
