@@ -7,6 +7,14 @@ from stdnum.exceptions import InvalidChecksum, InvalidComponent, InvalidFormat, 
 
 from .errors import ApplicationError
 
+USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+
+
+def credit_code_check_char(first17: str) -> str:
+    """GB 32100-2015 check character: weights 3^(i-1) mod 31 over the first 17 characters."""
+    total = sum(USCC_ALPHABET.index(c) * pow(3, i, 31) for i, c in enumerate(first17))
+    return USCC_ALPHABET[(31 - total % 31) % 31]
+
 
 def validate_credit_code(value: str, *, field: str = "credit_code") -> str:
     """Return the normalised code or raise ``ApplicationError`` naming the broken rule."""

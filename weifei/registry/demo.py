@@ -32,6 +32,7 @@ from weifei.accounts.services import enterprise_user_create, regulator_account_c
 from weifei.catalog.models import CatalogueVersion, Region
 from weifei.core.actors import SYSTEM
 from weifei.core.errors import ApplicationError
+from weifei.core.identifiers import credit_code_check_char
 
 from .models import Enterprise
 from .services import enterprise_create, generation_profile_set, licence_create, vehicle_create
@@ -1201,14 +1202,8 @@ SHOWCASE_OPERATOR_FLEET = 10
 # Identifiers
 # ---------------------------------------------------------------------------------------
 
-USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 ORG_WEIGHTS = (3, 7, 9, 10, 5, 8, 4, 2)
-
-
-def uscc_check_char(body: str) -> str:
-    """GB 32100-2015: weights 3^(i-1) mod 31 over the first 17 characters."""
-    total = sum(USCC_ALPHABET.index(c) * pow(3, i, 31) for i, c in enumerate(body))
-    return USCC_ALPHABET[(31 - total % 31) % 31]
+uscc_check_char = credit_code_check_char
 
 
 def org_code_check_char(body: str) -> str:
