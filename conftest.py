@@ -18,6 +18,17 @@ def django_db_setup(django_db_setup: Any, django_db_blocker: Any) -> Iterator[No
     yield
 
 
+@pytest.fixture(autouse=True)
+def _fresh_catalogue_cache() -> Iterator[None]:
+    """Each test starts with an empty per-process catalogue cache: a test's rolled-back
+    transaction must not leave versions or codes behind for the next one."""
+    from weifei.catalog import cache
+
+    cache.invalidate()
+    yield
+    cache.invalidate()
+
+
 @pytest.fixture
 def reference(db: None) -> None:
     """Reference data (regions, 名录2021, exemptions, methods) present in the database."""

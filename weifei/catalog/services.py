@@ -14,6 +14,7 @@ from weifei.core.actors import SYSTEM, Actor
 from weifei.core.errors import ApplicationError
 from weifei.core.events import event_record
 
+from . import cache
 from .models import (
     HAZARD_CHARACTERISTICS,
     HAZARD_SEMANTICS,
@@ -120,6 +121,7 @@ def catalogue_version_load(
 
     All-or-nothing: any bad row refuses the whole file with every error listed.
     """
+    transaction.on_commit(cache.invalidate)
     rows = _read_csv(csv_path, CATALOGUE_COLUMNS)
     errors = _check_catalogue_rows(rows)
     if errors:
@@ -195,6 +197,7 @@ def catalogue_version_load(
             raise ApplicationError("载入代码对照表时必须指明源版本", field="mapping_from")
         _load_mapping(mapping_path, from_key=mapping_from, to_version=version)
     if created or report.created or report.updated:
+        cache.invalidate()
         event_record(
             subject=version,
             actor=actor,

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 
 from weifei.core.errors import ApplicationError
 
-from .models import CatalogueVersion, Category, WasteCode
+from . import cache
+from .models import CatalogueVersion, WasteCode
 
 CODE_RE = re.compile(r"^[0-9]{3}-[0-9]{3}-[0-9]{2}$")
 CATEGORY_RE = re.compile(r"^HW([0-9]{2})$")
@@ -36,9 +37,10 @@ class ValidCode:
 
 
 def version_in_force(on: dt.date) -> CatalogueVersion:
-    version = CatalogueVersion.objects.filter(effective_from__lte=on).order_by("-effective_from").first()
+    version = cache.version_on(on)
     if version is None:
-        first = CatalogueVersion.objects.order_by("effective_from").first()
+        loaded = cache.versions()
+        first = loaded[0] if loaded else None
         hint = f"（最早的{first.name}自 {first.effective_from} 起施行）" if first else "（尚未载入任何名录）"
         raise ApplicationError(f"{on} 没有施行中的国家危险废物名录{hint}", code="no_catalogue_in_force", field="date")
     return version
@@ -90,14 +92,14 @@ def validate_waste_code(
             )
     version = version_in_force(on)
     if value.startswith(IDENTIFIED_PREFIX):
-        if not Category.objects.filter(version=version, code=code_category).exists():
+        if code_category not in cache.category_codes(version):
             raise ApplicationError(
                 f"经鉴别的危险废物代码 {value}：{version.name}中没有类别 {code_category}",
                 code="category_not_listed",
                 field=field,
             )
         return ValidCode(value, code_category, version.key, identified=True, waste_code=None)
-    waste_code = WasteCode.objects.filter(version=version, code=value).select_related("category").first()
+    waste_code = cache.codes(version).get(value)
     if waste_code is None:
         raise ApplicationError(
             f"废物代码 {value} 不在{on}施行的{version.name}中",

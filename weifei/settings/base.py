@@ -71,12 +71,13 @@ TEMPLATES = [
 
 # DATABASE_URL selects PostgreSQL (or anything dj-database-url reads); the default is the
 # zero-setup SQLite file under var/.
-DATABASES = {
-    "default": dj_database_url.parse(
-        env.DATABASE_URL or f"sqlite:///{VAR_DIR / 'weifei.sqlite3'}",
-        conn_max_age=60,
-    )
-}
+DATABASES = {"default": dj_database_url.parse(env.DATABASE_URL or f"sqlite:///{VAR_DIR / 'weifei.sqlite3'}")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # A connection pool per process rather than persistent connections: under ASGI each request
+    # may run in another thread, and CONN_MAX_AGE > 0 then leaves one idle connection per request
+    # until PostgreSQL runs out (measured in bench/, docs/benchmarks.md).
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["OPTIONS"] = {"pool": {"min_size": 1, "max_size": env.int_("WEIFEI_DB_POOL_SIZE", 8)}}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the demo server read while a long import writes.
     DATABASES["default"]["OPTIONS"] = {"init_command": "PRAGMA journal_mode=WAL;", "timeout": 20}

@@ -22,6 +22,11 @@ def flag(name: str, default: bool = False) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def int_(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value and value.strip().isdigit() else default
+
+
 def csv(name: str, default: str = "") -> list[str]:
     return [v.strip() for v in os.environ.get(name, default).split(",") if v.strip()]
 
