@@ -82,13 +82,17 @@ def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 
 
 def _register_routers() -> None:
+    from weifei.accounts.api import router as accounts_router
     from weifei.catalog.api import router as catalog_router
     from weifei.core.api import router as core_router
+    from weifei.registry.api import router as registry_router
     from weifei.web.api import router as web_router
 
     api.add_router("/catalog/", catalog_router)
     api.add_router("/", core_router)
     api.add_router("/stats/", web_router)
+    api.add_router("/accounts/", accounts_router)
+    api.add_router("/registry/", registry_router)
 
 
 _register_routers()

@@ -10,6 +10,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("catalog/", include("weifei.catalog.urls")),
+    path("account/", include("weifei.accounts.urls")),
+    path("registry/", include("weifei.registry.urls")),
     path("", include("weifei.web.urls")),
 ]
 

@@ -99,14 +99,17 @@ class SiteData:
     enterprise_username: str
     enterprise_name: str
     enterprise_credit_code: str
+    regulator_totp_secret: str  # the regulator's authenticator secret (enrolled by the fixture)
     password: str = PASSWORD
 
 
 @pytest.fixture
 def site(transactional_db: None) -> SiteData:
-    """Reference data plus four units across four prefectures, a province regulator and a unit
-    admin — created through the services, inside this test's database."""
+    """Reference data plus four units across four prefectures, a province regulator (with a
+    confirmed TOTP device) and a unit admin — created through the services, inside this test's
+    database."""
     from weifei.accounts.services import enterprise_user_create, regulator_account_create
+    from weifei.accounts.testing import totp_enrol
     from weifei.catalog.services import reference_load
     from weifei.core.actors import SYSTEM
     from weifei.registry.services import enterprise_create
@@ -122,7 +125,7 @@ def site(transactional_db: None) -> SiteData:
         enterprise_create(actor=SYSTEM, credit_code=code, name=name, region_key=region, roles=("is_generator",))
         for code, name, region in units
     ]
-    regulator_account_create(
+    regulator = regulator_account_create(
         actor=SYSTEM,
         username="sheng",
         password=PASSWORD,
@@ -139,6 +142,7 @@ def site(transactional_db: None) -> SiteData:
         role="admin",
     )
     return SiteData(
+        regulator_totp_secret=totp_enrol(regulator.user),
         regulator_username="sheng",
         enterprise_username="qiye",
         enterprise_name=created[0].name,

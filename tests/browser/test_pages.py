@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pyotp
 import pytest
 from playwright.sync_api import expect
 
@@ -42,10 +43,22 @@ def rendered_fonts(page: Any, selector: str) -> list[dict[str, Any]]:
     return [{k: f[k] for k in keep} for f in fonts]
 
 
-def login(page: Any, base_url: str, username: str, password: str) -> None:
+def login(page: Any, base_url: str, username: str, password: str, totp_secret: str | None = None) -> None:
+    """The login form, and for a regulator the second page asking for the TOTP code (computed
+    here from the secret, as the authenticator app would)."""
     page.goto(f"{base_url}/login/")
     page.fill("#id_username", username)
     page.fill("#id_password", password)
+    with page.expect_navigation():
+        page.click("form.form button[type=submit]")
+    if totp_secret is not None:
+        type_totp_code(page, base_url, totp_secret)
+
+
+def type_totp_code(page: Any, base_url: str, secret: str) -> None:
+    expect(page).to_have_url(f"{base_url}/login/totp/")
+    expect(page.locator("h1")).to_have_text("动态口令")
+    page.fill("#id_code", pyotp.TOTP(secret).now())
     with page.expect_navigation():
         page.click("form.form button[type=submit]")
 
@@ -79,7 +92,7 @@ def test_landing_renders_in_chinese_with_bundled_font(
 def test_regulator_dashboard_draws_chart_map_and_table(
     page: Any, live_server: Any, traffic: Traffic, site: SiteData, screenshot_dir: Path
 ) -> None:
-    login(page, live_server.url, site.regulator_username, site.password)
+    login(page, live_server.url, site.regulator_username, site.password, site.regulator_totp_secret)
     expect(page).to_have_url(f"{live_server.url}/dashboard/")
     assert f"{live_server.url}/home/" in traffic.requests  # the login went through the role router
     expect(page.locator("h1")).to_have_text("监管驾驶舱")
@@ -223,6 +236,7 @@ def test_anonymous_dashboard_redirects_to_login(page: Any, live_server: Any, sit
     page.fill("#id_password", site.password)
     with page.expect_navigation():
         page.click("form.form button[type=submit]")
+    type_totp_code(page, live_server.url, site.regulator_totp_secret)
     expect(page).to_have_url(f"{live_server.url}/dashboard/")
 
 
@@ -235,3 +249,35 @@ def test_enterprise_admin_gets_chinese_403_on_dashboard(
     expect(page.locator("h1")).to_have_text("无权访问")
     expect(page.locator("p.error[role=alert]")).to_have_text("只有监管部门账户可以查看监管驾驶舱")
     expect(page.get_by_role("link", name="返回首页")).to_be_visible()
+
+
+def test_regulator_enrols_an_authenticator_then_reaches_the_dashboard(
+    page: Any, live_server: Any, site: SiteData, screenshot_dir: Path
+) -> None:
+    from weifei.accounts.services import regulator_account_create
+    from weifei.core.actors import SYSTEM
+
+    regulator_account_create(
+        actor=SYSTEM,
+        username="changchun",
+        password=site.password,
+        full_name="长春市局",
+        region_key="220100",
+        department="固体废物科",
+    )
+    login(page, live_server.url, "changchun", site.password)
+    expect(page).to_have_url(f"{live_server.url}/login/totp/enrol/")
+    expect(page.locator("h1")).to_have_text("绑定动态口令")
+    secret = page.get_by_test_id("totp-secret").get_attribute("data-secret")
+    expect(page.get_by_test_id("totp-uri")).to_contain_text("otpauth://totp/")
+    expect(page.get_by_test_id("totp-uri")).to_contain_text(f"secret={secret}")
+    shoot(page, screenshot_dir, "totp-enrol.png")
+    page.fill("#id_code", "000000" if pyotp.TOTP(secret).now() != "000000" else "111111")
+    with page.expect_navigation():
+        page.click("form.form button[type=submit]")
+    expect(page.locator("p.error[role=alert]")).to_contain_text("动态口令不正确")
+    page.fill("#id_code", pyotp.TOTP(secret).now())
+    with page.expect_navigation():
+        page.click("form.form button[type=submit]")
+    expect(page).to_have_url(f"{live_server.url}/dashboard/")
+    expect(page.get_by_test_id("who")).to_have_text("长春市局")

@@ -2,7 +2,7 @@ from django.contrib import admin
 
 from weifei.core.admin import ReadOnlyAdmin
 
-from .models import Membership, RegulatorAssignment
+from .models import ApiToken, IdempotencyRecord, LoginThrottle, Membership, RegulatorAssignment, TotpDevice
 
 
 @admin.register(Membership)
@@ -13,3 +13,27 @@ class MembershipAdmin(ReadOnlyAdmin):
 @admin.register(RegulatorAssignment)
 class RegulatorAssignmentAdmin(ReadOnlyAdmin):
     list_display = ("user", "region", "department", "role")
+
+
+@admin.register(TotpDevice)
+class TotpDeviceAdmin(ReadOnlyAdmin):
+    list_display = ("user", "created_at", "confirmed_at", "last_used_at")
+    exclude = ("secret_sealed",)
+
+
+@admin.register(LoginThrottle)
+class LoginThrottleAdmin(ReadOnlyAdmin):
+    list_display = ("username", "failures", "window_started_at", "locked_until")
+    search_fields = ("username",)
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(ReadOnlyAdmin):
+    list_display = ("name", "prefix", "user", "organisation", "created_at", "expires_at", "revoked_at", "last_used_at")
+    exclude = ("hash",)
+
+
+@admin.register(IdempotencyRecord)
+class IdempotencyRecordAdmin(ReadOnlyAdmin):
+    list_display = ("owner", "key", "method", "path", "status_code", "created_at")
+    exclude = ("response_body",)

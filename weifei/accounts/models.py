@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 from weifei.catalog.models import Region
 from weifei.registry.models import Enterprise
@@ -48,3 +49,115 @@ class RegulatorAssignment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.region.name} {self.department}"
+
+
+class TotpDevice(models.Model):
+    """A regulator's authenticator app (RFC 6238 TOTP, 6 digits, 30 s steps).
+
+    The shared secret is sealed (``weifei.accounts.sealing``): encrypted and authenticated with
+    a key derived from ``SECRET_KEY``, which production reads from the environment
+    (``WEIFEI_SECRET_KEY``). A database dump alone therefore does not yield working codes. A
+    dedicated key held in a KMS/HSM would be better still; see the module's docstring.
+    """
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="totp_device")
+    secret_sealed = models.CharField(max_length=255)
+    created_at = models.DateTimeField(auto_now_add=True)
+    # Unconfirmed devices are enrolments in progress: they never satisfy the second factor.
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    # The last accepted time step: a code is accepted once, and never an older one after it.
+    last_used_step = models.BigIntegerField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "动态口令设备"
+        verbose_name_plural = "动态口令设备"
+
+    def __str__(self) -> str:
+        return f"{self.user} ({'已绑定' if self.confirmed else '绑定中'})"
+
+    @property
+    def confirmed(self) -> bool:
+        return self.confirmed_at is not None
+
+
+class LoginThrottle(models.Model):
+    """Consecutive failed logins per user name as typed — known or not, so that the lockout
+    behaves the same for a name that does not exist and gives nothing away."""
+
+    username = models.CharField(max_length=150, unique=True)
+    failures = models.PositiveSmallIntegerField(default=0)
+    window_started_at = models.DateTimeField(null=True, blank=True)
+    locked_until = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "登录失败计数"
+        verbose_name_plural = "登录失败计数"
+
+    def __str__(self) -> str:
+        return f"{self.username}: {self.failures}"
+
+
+class ApiToken(models.Model):
+    """A bearer token for enterprise software: ``wf_<prefix>_<secret>``, shown once.
+
+    Only the SHA-256 of the whole token is stored; the secret part carries 256 random bits,
+    so a fast hash is enough (no password stretching needed). ``prefix`` finds the row and is
+    shown in lists so people can tell their tokens apart.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    # An organisation token acts for that one enterprise only (and only while the user is a member).
+    organisation = models.ForeignKey(
+        Enterprise, null=True, blank=True, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    name = models.CharField("名称", max_length=100)
+    prefix = models.CharField(max_length=8, unique=True)
+    hash = models.CharField(max_length=64)
+    scopes = models.JSONField(default=list)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    last_used_ip = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "API 令牌"
+        verbose_name_plural = "API 令牌"
+
+    def __str__(self) -> str:
+        return f"{self.name} (wf_{self.prefix}_…)"
+
+    def has_scope(self, scope: str) -> bool:
+        return scope in (self.scopes or [])
+
+
+class IdempotencyRecord(models.Model):
+    """One ``Idempotency-Key`` per owner: the request's fingerprint and the response it got.
+
+    ``status_code`` 0 marks a reservation whose request is still running. Records are kept for
+    24 hours (``IDEMPOTENCY_TTL``), purged lazily and by ``weifei idempotency-purge``.
+    """
+
+    key = models.CharField(max_length=100)
+    owner = models.CharField(max_length=80)  # user:<id> | token:<id> | anon:<ip>
+    method = models.CharField(max_length=10)
+    path = models.CharField(max_length=500)
+    body_hash = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField(default=0)
+    response_body = models.BinaryField(default=b"")
+    content_type = models.CharField(max_length=100, blank=True)
+    # A response marked ``Cache-Control: no-store`` (a token shown once) is not kept; a repeat
+    # is told that the request already succeeded instead of getting the secret again.
+    withheld = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["owner", "key"], name="uniq_idempotency_owner_key")]
+        verbose_name = "幂等记录"
+        verbose_name_plural = "幂等记录"
+
+    def __str__(self) -> str:
+        return f"{self.owner} {self.key} → {self.status_code}"

@@ -14,6 +14,8 @@ class Actor:
     user_id: int | None = None
     label: str = ""
     enterprise_ids: frozenset[int] = field(default_factory=frozenset)
+    # (enterprise id, membership role) pairs: admin / member / driver / reader.
+    memberships: frozenset[tuple[int, str]] = field(default_factory=frozenset)
     # Region codes a regulator supervises (by supervising authority, not statutory parent).
     region_codes: frozenset[str] = field(default_factory=frozenset)
     region_level: str = ""
@@ -27,6 +29,13 @@ class Actor:
     @property
     def is_public(self) -> bool:
         return self.kind == "public"
+
+    def role_in(self, enterprise_id: int) -> str | None:
+        """The actor's membership role in an enterprise, or None."""
+        for eid, role in self.memberships:
+            if eid == enterprise_id:
+                return role
+        return None
 
 
 PUBLIC = Actor(kind="public", label="公众")

@@ -8,7 +8,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from .models import CalendarOverride, Event
+from .models import CalendarOverride, ChainRoot, Event, EventStream
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -24,9 +24,20 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(Event)
 class EventAdmin(ReadOnlyAdmin):
-    list_display = ("occurred_at", "kind", "subject_type", "subject_id", "actor_label")
+    list_display = ("occurred_at", "stream", "seq", "kind", "subject_type", "subject_id", "actor_label")
     list_filter = ("kind",)
-    search_fields = ("subject_id", "actor_label", "request_id")
+    search_fields = ("subject_id", "actor_label", "request_id", "stream")
+
+
+@admin.register(EventStream)
+class EventStreamAdmin(ReadOnlyAdmin):
+    list_display = ("key", "head_seq", "head_hash", "updated_at")
+    search_fields = ("key",)
+
+
+@admin.register(ChainRoot)
+class ChainRootAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "stream_count", "event_count", "root_hash")
 
 
 @admin.register(CalendarOverride)

@@ -33,3 +33,10 @@ class PermissionDenied(ApplicationError):
 
     def __init__(self, message: str = "无权执行此操作", *, code: str = "forbidden", field: str | None = None):
         super().__init__(message, code=code, field=field)
+
+
+class Unauthenticated(ApplicationError):
+    status = 401
+
+    def __init__(self, message: str = "请先登录", *, code: str = "unauthenticated", field: str | None = None):
+        super().__init__(message, code=code, field=field)

@@ -5,10 +5,18 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Callable
+from contextvars import ContextVar
 
 from django.http import HttpRequest, HttpResponse
 
 _VALID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+# The request being served, for code with no request at hand (``event_record``).
+_request_id: ContextVar[str] = ContextVar("weifei_request_id", default="")
+
+
+def current_request_id() -> str:
+    """The id of the request being served, or "" outside a request (commands, tasks)."""
+    return _request_id.get()
 
 
 class RequestIdMiddleware:
@@ -19,7 +27,11 @@ class RequestIdMiddleware:
         incoming = request.headers.get("X-Request-Id", "")
         request_id = incoming if _VALID.match(incoming) else uuid.uuid4().hex
         request.request_id = request_id  # type: ignore[attr-defined]
-        response = self.get_response(request)
+        token = _request_id.set(request_id)
+        try:
+            response = self.get_response(request)
+        finally:
+            _request_id.reset(token)  # threads are reused by the server
         response["X-Request-Id"] = request_id
         return response
 

@@ -34,8 +34,18 @@ from weifei.core.actors import SYSTEM
 from weifei.core.errors import ApplicationError
 from weifei.core.identifiers import credit_code_check_char
 
-from .models import Enterprise
-from .services import enterprise_create, generation_profile_set, licence_create, vehicle_create
+from .models import Driver, Enterprise, Site
+from .services import (
+    driver_create,
+    enterprise_create,
+    facility_create,
+    generation_profile_set,
+    licence_create,
+    road_licence_create,
+    site_class_refresh,
+    site_create,
+    vehicle_create,
+)
 
 DEMO_PASSWORD = "weifei-demo-22"  # printed by `weifei demo-logins`; demo databases only
 UNITS_PER_SCALE = 600
@@ -1152,7 +1162,8 @@ OPERATORS: tuple[OperatorSpec, ...] = (
         fleet=2,
         expiring=True,
     ),
-    # 收集经营许可证 (许可办法 第七条; 3 years): vehicle-repair waste oil, small-quantity lab waste.
+    # 收集经营许可证 (许可办法 第三条, 第七条; 3 years): only vehicle-repair waste mineral oil
+    # (900-214-08) and household Ni-Cd batteries (900-044-49).
     OperatorSpec(
         "collect-oil",
         "长春{brand}环保服务有限公司",
@@ -1161,7 +1172,7 @@ OPERATORS: tuple[OperatorSpec, ...] = (
         "危险废物治理",
         ("is_collector", "is_carrier"),
         "collection",
-        ("HW08",),
+        ("900-214-08",),
         ("collection", "storage"),
         5000,
         fleet=3,
@@ -1174,7 +1185,7 @@ OPERATORS: tuple[OperatorSpec, ...] = (
         "危险废物治理",
         ("is_collector", "is_carrier"),
         "collection",
-        ("HW08", "HW49"),
+        ("900-214-08", "900-044-49"),
         ("collection", "storage"),
         3000,
         fleet=2,
@@ -1187,7 +1198,7 @@ OPERATORS: tuple[OperatorSpec, ...] = (
         "金属废料和碎屑加工处理",
         ("is_collector",),
         "collection",
-        ("HW31", "HW49"),
+        ("900-044-49",),
         ("collection", "storage"),
         2000,
     ),
@@ -1813,14 +1824,29 @@ def demo_province_generate(*, seed: int, scale: float, today: dt.date | None = N
             )
             if unit.showcase:
                 by_tag[unit.showcase] = enterprise
+            site = site_create(
+                actor=SYSTEM,
+                enterprise=enterprise,
+                name=_site_name(unit),
+                address=unit.address,
+                region_key=unit.region_key,
+                roles=_site_roles(unit.roles),
+                latitude=unit.latitude,
+                longitude=unit.longitude,
+                industry_code=unit.industry_code,
+                industry_name=unit.industry_name,
+                operation_started_on=_started_on(unit, plan.year),
+            )
             for profile in unit.profiles:
                 generation_profile_set(
                     actor=SYSTEM,
                     enterprise=enterprise,
+                    site=site,
                     year=profile.year,
                     waste_code=profile.waste_code,
                     annual_tonnes=profile.annual_tonnes,
                 )
+            _write_site_extras(enterprise, site, unit, today)
             for vehicle in unit.vehicles:
                 vehicle_create(
                     actor=SYSTEM,
@@ -1833,6 +1859,8 @@ def demo_province_generate(*, seed: int, scale: float, today: dt.date | None = N
                     gps_terminal_id=vehicle.gps_terminal_id,
                     today=today,
                 )
+            if unit.vehicles:
+                _write_carrier_papers(enterprise, unit, today)
             for licence in unit.licences:
                 licence_create(
                     actor=SYSTEM,
@@ -1865,6 +1893,98 @@ def demo_province_generate(*, seed: int, scale: float, today: dt.date | None = N
                     role=account.role,
                 )
     return demo_summary(plan)
+
+
+def _site_name(unit: EnterprisePlan) -> str:
+    if unit.industry_code == "8411":
+        return "院区"
+    if "is_operator" in unit.roles:
+        return "处置中心"
+    if "is_collector" in unit.roles:
+        return "收集贮存点"
+    return "主厂区"
+
+
+def _site_roles(roles: tuple[str, ...]) -> list[str]:
+    mapping = {
+        "is_generator": Site.Role.GENERATOR,
+        "is_collector": Site.Role.COLLECTOR,
+        "is_carrier": Site.Role.CARRIER_BASE,
+        "is_operator": Site.Role.OPERATOR,
+    }
+    return sorted({str(mapping[r]) for r in roles if r in mapping}) or [str(Site.Role.GENERATOR)]
+
+
+def _digest(text: str) -> int:
+    """A stable number from text (no RNG draws, so adding records keeps the seeded plan as it was)."""
+    value = 0
+    for ch in text:
+        value = (value * 131 + ord(ch)) % 1_000_000_007
+    return value
+
+
+def _started_on(unit: EnterprisePlan, year: int) -> dt.date:
+    # Units with three years of figures have operated for years; the rest started recently or long ago.
+    years = {p.year for p in unit.profiles}
+    if len(years) >= 3 or unit.showcase:
+        return dt.date(2000 + _digest(unit.credit_code) % 18, 1, 1)
+    return dt.date(year - _digest(unit.name) % 6, 1 + _digest(unit.credit_code) % 12, 1)
+
+
+def _write_site_extras(enterprise: Enterprise, site: Site, unit: EnterprisePlan, today: dt.date) -> None:
+    """Storage facilities for key generators and operators; treatment lines for operators."""
+    total = unit.total_tonnes(max((p.year for p in unit.profiles), default=today.year - 1))
+    if "is_operator" in unit.roles:
+        for licence in unit.licences:
+            facility_create(
+                actor=SYSTEM,
+                site=site,
+                kind="disposal",
+                name="利用处置生产线",
+                design_capacity_tonnes=licence.annual_capacity_tonnes,
+            )
+        facility_create(
+            actor=SYSTEM,
+            site=site,
+            kind="storage",
+            name="危险废物贮存库",
+            storage_capacity_tonnes=Decimal(max(200, sum(int(x.annual_capacity_tonnes) for x in unit.licences) // 12)),
+        )
+    elif total >= 10 or "is_collector" in unit.roles:
+        facility_create(
+            actor=SYSTEM,
+            site=site,
+            kind="storage",
+            name="危险废物贮存间",
+            storage_capacity_tonnes=max(Decimal(5), (total / 4).quantize(Decimal(1))),
+        )
+    site_class_refresh(actor=SYSTEM, site_id=site.id, today=today)
+
+
+def _write_carrier_papers(enterprise: Enterprise, unit: EnterprisePlan, today: dt.date) -> None:
+    """A road transport licence and one driver and one escort per two vehicles."""
+    seed = _digest(enterprise.credit_code)
+    road_licence_create(
+        actor=SYSTEM,
+        carrier=enterprise,
+        number=f"吉交运管许可危字{220000 + seed % 9000:06d}{len(unit.vehicles):02d}",
+        scope="危险货物运输（2类、3类、6类、8类、9类、危险废物）",
+        valid_from=dt.date(today.year - 2, 1 + seed % 12, 1),
+        valid_to=dt.date(today.year + 2, 1 + seed % 12, 1),
+    )
+    crews = max(1, (len(unit.vehicles) + 1) // 2)
+    for i in range(crews):
+        for role in (Driver.Role.DRIVER, Driver.Role.ESCORT):
+            n = _digest(f"{enterprise.credit_code}{i}{role}")
+            driver_create(
+                actor=SYSTEM,
+                carrier=enterprise,
+                name=SURNAMES[n % len(SURNAMES)] + GIVEN[(n // 7) % len(GIVEN)] + GIVEN[(n // 53) % len(GIVEN)],
+                role=role,
+                certificate_number=f"22{n % 10**16:016d}{i:02d}{'J' if role == Driver.Role.DRIVER else 'Y'}",
+                certificate_valid_until=dt.date(today.year + 1 + n % 4, 1 + n % 12, 1),
+                today=today,
+            )
 
 
 def demo_summary(plan: DemoPlan) -> DemoSummary:

@@ -41,11 +41,16 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Regulators' sessions without a verified TOTP code are logged out (however they were made).
+    "weifei.accounts.sessions.SecondFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "weifei.core.middleware.RequestIdMiddleware",
     "weifei.core.middleware.RejectNulMiddleware",
     "weifei.core.middleware.ApplicationErrorMiddleware",
+    # Last: after authentication (the key belongs to a user, token or address) and after the
+    # NUL check (the path and body it stores are clean).
+    "weifei.accounts.idempotency.IdempotencyMiddleware",
 ]
 
 ROOT_URLCONF = "weifei.urls"
@@ -90,6 +95,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Counts failed passwords and refuses locked accounts on every way in (see accounts.backends).
+AUTHENTICATION_BACKENDS = ["weifei.accounts.backends.LockoutModelBackend"]
 LOGIN_URL = "web:login"
 LOGIN_REDIRECT_URL = "web:home"
 LOGOUT_REDIRECT_URL = "web:landing"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.http import HttpRequest
 from ninja import Router, Schema
 
-from weifei.accounts.selectors import actor_for
+from weifei.accounts.auth import ACTOR_OR_PUBLIC_AUTH, request_actor
 from weifei.registry.selectors import enterprises_per_prefecture
 from weifei.web.selectors import catalogue_size
 
@@ -25,10 +25,10 @@ class OverviewOut(Schema):
     enterprises_per_prefecture: list[PrefectureCount]
 
 
-@router.get("/overview", response=OverviewOut)
+@router.get("/overview", response=OverviewOut, auth=ACTOR_OR_PUBLIC_AUTH)
 def overview(request: HttpRequest) -> dict[str, object]:
     """Enterprises per prefecture the caller may see (the public: province totals) and catalogue size."""
-    actor = actor_for(request.user)
+    actor = request_actor(request)
     rows = enterprises_per_prefecture(actor=actor)
     return {
         "scope": actor.kind,

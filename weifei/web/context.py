@@ -14,6 +14,10 @@ def navigation(request: HttpRequest) -> dict[str, object]:
     if user is not None and user.is_authenticated:
         workbench = (reverse("web:home"), reverse("web:dashboard"), reverse("web:enterprise_home"))
         items.append((_("工作台"), reverse("web:home"), path.startswith(workbench)))
+        registry = reverse("registry:list")
+        items.append((_("单位登记"), registry, path.startswith(registry)))
+        tokens = reverse("accounts:tokens")
+        items.append((_("API 令牌"), tokens, path.startswith(tokens)))
     catalog = reverse("catalog:search")
     items.append((_("名录查询"), catalog, path.startswith(catalog)))
     return {"nav_items": items}

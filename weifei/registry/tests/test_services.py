@@ -113,8 +113,8 @@ def test_licence_rules(carrier: Enterprise, operator: Enterprise) -> None:
     cases: list[tuple[dict[str, object], str]] = [
         ({"holder": carrier}, "holder"),
         ({"kind": "forever"}, "kind"),
-        ({"categories": ["HW42"]}, "categories"),
-        ({"categories": []}, "categories"),
+        ({"categories": ["HW42"]}, "scopes[0]"),
+        ({"categories": []}, "scopes"),
         ({"methods": ["burying"]}, "methods"),
         ({"annual_capacity_tonnes": Decimal(0)}, "annual_capacity_tonnes"),
     ]
@@ -125,7 +125,9 @@ def test_licence_rules(carrier: Enterprise, operator: Enterprise) -> None:
     assert Licence.objects.count() == 0
     comprehensive = licence_create(actor=SYSTEM, **ok)  # type: ignore[arg-type]
     assert comprehensive.valid_to == dt.date(2030, 12, 31)  # 5 years
-    collection = licence_create(actor=SYSTEM, **{**ok, "number": "JL-SJ-1", "kind": "collection"})  # type: ignore[arg-type]
+    collection = licence_create(
+        actor=SYSTEM, **{**ok, "number": "JL-SJ-1", "kind": "collection", "categories": ["900-214-08"]}
+    )  # type: ignore[arg-type]
     assert collection.valid_to == dt.date(2028, 12, 31)  # 3 years
 
 

@@ -6,6 +6,7 @@ import pytest
 from django.test import Client
 
 from weifei.accounts.services import enterprise_user_create, regulator_account_create
+from weifei.accounts.testing import login as login_through_pages
 from weifei.core.actors import SYSTEM
 from weifei.registry.services import enterprise_create
 
@@ -45,7 +46,8 @@ def accounts() -> dict[str, str]:
 
 
 def login(client: Client, username: str) -> None:
-    assert client.login(username=username, password=PASSWORD)
+    """Through the login pages: regulators type their TOTP code as well (see accounts.testing)."""
+    login_through_pages(client, username, PASSWORD)
 
 
 def test_public_pages_render_in_chinese(client: Client) -> None:

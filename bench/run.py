@@ -1,0 +1,80 @@
+"""Entry point of ``make bench``: run the benchmarks, print a table, write bench/results/*.json.
+
+    make bench                                   # SQLite in a scratch directory
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/weifei_bench make bench
+    .venv/bin/python bench/run.py --servers uvicorn,uvicorn-stock,runserver --duration 10 --rounds 5
+
+Options may also come from the environment: BENCH_CLIENTS, BENCH_DURATION, BENCH_ROUNDS,
+BENCH_MAX_REQUESTS, BENCH_WARMUP, BENCH_SERVERS, BENCH_WORKERS, BENCH_SETTINGS. Exit status 1
+when any request failed or a server could not be started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:  # ``python bench/run.py`` puts bench/, not the repository, on the path
+    sys.path.insert(0, str(REPO))
+
+from bench import catalog_search  # noqa: E402
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(name, "").strip() or default
+
+
+def parse_args(argv: list[str] | None = None) -> catalog_search.Config:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--clients", type=int, default=int(_env("BENCH_CLIENTS", "8")))
+    parser.add_argument(
+        "--duration", type=float, default=float(_env("BENCH_DURATION", "8")), help="seconds per measurement"
+    )
+    parser.add_argument(
+        "--max-requests",
+        type=int,
+        default=int(_env("BENCH_MAX_REQUESTS", "20000")),
+        help="request cap per measurement (whichever of this and --duration comes first)",
+    )
+    parser.add_argument("--rounds", type=int, default=int(_env("BENCH_ROUNDS", "3")))
+    parser.add_argument("--warmup", type=float, default=float(_env("BENCH_WARMUP", "2")), help="seconds")
+    parser.add_argument(
+        "--servers",
+        default=_env("BENCH_SERVERS", "uvicorn"),
+        help="comma-separated: uvicorn, uvicorn-stock, runserver (the first is the headline)",
+    )
+    parser.add_argument("--workers", type=int, default=int(_env("BENCH_WORKERS", "2")), help="uvicorn workers")
+    parser.add_argument("--keep", action="store_true", help="keep the scratch directory (database, server logs)")
+    parser.add_argument(
+        "--settings",
+        default=_env("BENCH_SETTINGS", "weifei.settings.dev"),
+        help="DJANGO_SETTINGS_MODULE of the bench server (experiments: bench.settings_no_persistent_db)",
+    )
+    parser.add_argument("--output", default=str(REPO / "bench" / "results" / "catalog_search.json"))
+    args = parser.parse_args(argv)
+    servers = tuple(s.strip() for s in args.servers.split(",") if s.strip())
+    if args.clients < 1 or args.rounds < 1 or args.duration <= 0 or args.max_requests < 1 or not servers:
+        parser.error("clients, rounds, duration and max-requests must be positive; name at least one server")
+    return catalog_search.Config(
+        clients=args.clients,
+        duration_s=args.duration,
+        max_requests=args.max_requests,
+        rounds=args.rounds,
+        warmup_s=args.warmup,
+        servers=servers,
+        workers=args.workers,
+        keep=args.keep,
+        settings=args.settings,
+        output=args.output,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    return catalog_search.main(parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
