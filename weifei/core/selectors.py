@@ -23,3 +23,15 @@ def events_for(*, actor: Actor, subject: models.Model) -> QuerySet[Event]:
         .select_related("actor_user")
         .order_by("-occurred_at", "-id")
     )
+
+
+def events_for_organisation(*, actor: Actor, organisation_id: int) -> QuerySet[Event]:
+    """Everything recorded about an organisation's records (its sites, licences, vehicles …),
+    newest first. As with ``events_for``, the caller has checked the actor may see the unit."""
+    if actor.is_public:
+        return Event.objects.none()
+    return (
+        Event.objects.filter(organisation_id=organisation_id)
+        .select_related("actor_user")
+        .order_by("-occurred_at", "-id")
+    )

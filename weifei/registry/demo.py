@@ -36,10 +36,14 @@ from weifei.core.identifiers import credit_code_check_char
 
 from .models import Driver, Enterprise, Site
 from .services import (
+    contract_create,
     driver_create,
+    eia_approval_create,
+    emergency_plan_create,
     enterprise_create,
     facility_create,
     generation_profile_set,
+    insurance_create,
     licence_create,
     road_licence_create,
     site_class_refresh,
@@ -1872,6 +1876,7 @@ def demo_province_generate(*, seed: int, scale: float, today: dt.date | None = N
                     annual_capacity_tonnes=licence.annual_capacity_tonnes,
                     valid_from=licence.valid_from,
                 )
+        _write_showcase_papers(by_tag, today)
         for account in plan.accounts:
             if account.showcase:
                 enterprise_user_create(
@@ -1985,6 +1990,77 @@ def _write_carrier_papers(enterprise: Enterprise, unit: EnterprisePlan, today: d
                 certificate_valid_until=dt.date(today.year + 1 + n % 4, 1 + n % 12, 1),
                 today=today,
             )
+
+
+def _write_showcase_papers(by_tag: dict[str, Enterprise], today: dt.date) -> None:
+    """Contracts, an EIA approval, pollution-liability insurance and emergency-plan filings for
+    the showcase units, so their profiles show every kind of record."""
+    operator, carrier = by_tag.get("operator"), by_tag.get("carrier")
+    year_start, year_end = dt.date(today.year, 1, 1), dt.date(today.year, 12, 31)
+    for n, tag in enumerate(("auto", "petrochem", "hospital", "repair"), start=1):
+        unit = by_tag.get(tag)
+        if unit is None:
+            continue
+        codes = list(unit.generation.values_list("waste_code", flat=True).distinct()[:5])
+        if operator is not None and codes:
+            contract_create(
+                actor=SYSTEM,
+                kind="disposal",
+                number=f"WF-CZ-{today.year}-{n:03d}",
+                party_a=unit,
+                party_b=operator,
+                waste_codes=codes,
+                planned_tonnes=Decimal(500),
+                valid_from=year_start,
+                valid_to=year_end,
+            )
+        if carrier is not None and codes:
+            contract_create(
+                actor=SYSTEM,
+                kind="transport",
+                number=f"WF-YS-{today.year}-{n:03d}",
+                party_a=unit,
+                party_b=carrier,
+                waste_codes=codes,
+                planned_tonnes=Decimal(500),
+                valid_from=year_start,
+                valid_to=year_end,
+            )
+        site = unit.sites.first()
+        insurance_create(
+            actor=SYSTEM,
+            enterprise=unit,
+            insurer="中国人民财产保险股份有限公司吉林省分公司",
+            policy_number=f"PICC-HJ-{today.year}-{unit.credit_code[-6:]}",
+            coverage_yuan=Decimal(5_000_000),
+            valid_from=year_start,
+            valid_to=year_end,
+        )
+        emergency_plan_create(
+            actor=SYSTEM,
+            enterprise=unit,
+            site=site,
+            filing_number=f"{unit.region.code6 or '220000'}-{today.year - 1}-{n:03d}-M",
+            filed_on=dt.date(today.year - 1, 6, 1),
+            authority=f"{unit.region.name}生态环境部门",
+            valid_until=dt.date(today.year + 2, 5, 31),
+        )
+    auto = by_tag.get("auto")
+    if auto is not None:
+        eia_approval_create(
+            actor=SYSTEM,
+            enterprise=auto,
+            site=auto.sites.first(),
+            project="整车制造三期扩建项目",
+            approval_number=f"吉环审字〔{today.year - 3}〕{_digest(auto.credit_code) % 90 + 10}号",
+            approved_on=dt.date(today.year - 3, 4, 15),
+            authority="吉林省生态环境厅",
+            expected_wastes=[
+                {"waste_code": "900-252-12", "annual_tonnes": "2600", "destination": "委托有资质单位处置"},
+                {"waste_code": "900-249-08", "annual_tonnes": "380", "destination": "委托有资质单位利用"},
+                {"waste_code": "900-041-49", "annual_tonnes": "150", "destination": "委托有资质单位处置"},
+            ],
+        )
 
 
 def demo_summary(plan: DemoPlan) -> DemoSummary:

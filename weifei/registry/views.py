@@ -24,7 +24,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from weifei.accounts.selectors import actor_for
 from weifei.catalog.models import Region
 from weifei.core.errors import ApplicationError, PermissionDenied
-from weifei.core.selectors import events_for
+from weifei.core.selectors import events_for_organisation
 
 from . import selectors, services
 from .models import ManagementClass, Site, Verification
@@ -122,7 +122,8 @@ def enterprise_detail(request: HttpRequest, enterprise_id: int) -> HttpResponse:
         "eias": selectors.eia_approvals_visible(actor=actor).filter(enterprise=enterprise),
         "insurances": selectors.insurances_visible(actor=actor).filter(enterprise=enterprise),
         "emergency_plans": selectors.emergency_plans_visible(actor=actor).filter(enterprise=enterprise),
-        "events": events_for(actor=actor, subject=enterprise)[:100],
+        # The unit's own history and that of its sites, licences, vehicles … (one stream per unit).
+        "events": events_for_organisation(actor=actor, organisation_id=enterprise.id)[:200],
         "can_write": can_write,
         "can_verify": actor.is_regulator and not actor.read_only and enterprise.verification == "pending",
         "can_override": actor.is_regulator and not actor.read_only

@@ -124,6 +124,13 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_RESULT_BACKEND = None
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BROKER_CONNECTION_TIMEOUT = 3
+# Periodic work, run by `celery -A weifei beat` next to the workers.
+CELERY_BEAT_SCHEDULE = {
+    # Tie every stream head of the event log together (docs/audit.md).
+    "audit-chain-root": {"task": "weifei.core.tasks.chain_root", "schedule": 3600.0},
+    # Expired idempotency records and login throttles.
+    "accounts-purge": {"task": "weifei.accounts.tasks.purge_expired", "schedule": 3600.0},
+}
 
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False  # htmx reads it to send X-CSRFToken

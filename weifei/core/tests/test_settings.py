@@ -56,3 +56,14 @@ def test_timestamps_are_stored_aware_in_utc() -> None:
     row = CalendarOverride.objects.create(date="2026-01-01", is_workday=False, reason="x")
     assert timezone.is_aware(row.created_at)
     assert row.created_at.utcoffset().total_seconds() == 0  # type: ignore[union-attr]
+
+
+def test_periodic_tasks_are_scheduled_and_registered() -> None:
+    from django.conf import settings
+
+    from weifei.celery import app
+
+    app.loader.import_default_modules()
+    tasks = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert {"weifei.core.tasks.chain_root", "weifei.accounts.tasks.purge_expired"} <= tasks
+    assert tasks <= set(app.tasks), tasks - set(app.tasks)
