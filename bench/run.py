@@ -1,12 +1,17 @@
 """Entry point of ``make bench``: run the benchmarks, print a table, write bench/results/*.json.
 
-    make bench                                   # SQLite in a scratch directory
+    make bench                                   # the catalogue search benchmark, SQLite in a scratch directory
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/weifei_bench make bench
     .venv/bin/python bench/run.py --servers uvicorn,uvicorn-stock,runserver --duration 10 --rounds 5
+    .venv/bin/python bench/run.py import         # the bulk import benchmark (bench/bulk_import.py)
+    .venv/bin/python bench/run.py import --help
+    .venv/bin/python bench/run.py all            # both, each with its defaults
 
-Options may also come from the environment: BENCH_CLIENTS, BENCH_DURATION, BENCH_ROUNDS,
-BENCH_MAX_REQUESTS, BENCH_WARMUP, BENCH_SERVERS, BENCH_WORKERS, BENCH_SETTINGS. Exit status 1
-when any request failed or a server could not be started.
+A first argument naming a benchmark (``catalog``, ``import``, ``all``) selects it; without one
+the catalogue search benchmark runs, with the options below. Options may also come from the
+environment: BENCH_CLIENTS, BENCH_DURATION, BENCH_ROUNDS, BENCH_MAX_REQUESTS, BENCH_WARMUP,
+BENCH_SERVERS, BENCH_WORKERS, BENCH_SETTINGS. Exit status 1 when any request failed or a
+server could not be started (catalogue), or when an import check failed (import).
 """
 
 from __future__ import annotations
@@ -20,7 +25,9 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:  # ``python bench/run.py`` puts bench/, not the repository, on the path
     sys.path.insert(0, str(REPO))
 
-from bench import catalog_search  # noqa: E402
+from bench import bulk_import, catalog_search  # noqa: E402
+
+BENCHMARKS = ("catalog", "import", "all")
 
 
 def _env(name: str, default: str) -> str:
@@ -73,7 +80,16 @@ def parse_args(argv: list[str] | None = None) -> catalog_search.Config:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return catalog_search.main(parse_args(argv))
+    args = list(sys.argv[1:] if argv is None else argv)
+    name = args.pop(0) if args and args[0] in BENCHMARKS else "catalog"
+    if name == "import":
+        return bulk_import.main(bulk_import.parse_args(args))
+    if name == "all":
+        if args:
+            raise SystemExit("bench/run.py all takes no options (run the benchmarks one by one to set them)")
+        status = catalog_search.main(parse_args([]))
+        return max(status, bulk_import.main(bulk_import.parse_args([])))
+    return catalog_search.main(parse_args(args))
 
 
 if __name__ == "__main__":

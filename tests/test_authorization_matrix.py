@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -23,8 +23,13 @@ from django.db import transaction
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from weifei.accounts.models import ApiToken
-from weifei.accounts.services import api_token_create, enterprise_user_create, regulator_account_create
+from weifei.accounts.models import ApiToken, Invitation, Membership
+from weifei.accounts.services import (
+    api_token_create,
+    enterprise_user_create,
+    invitation_create,
+    regulator_account_create,
+)
 from weifei.accounts.testing import force_login
 from weifei.core.actors import SYSTEM
 from weifei.registry import services
@@ -57,6 +62,7 @@ REG_WRITE = frozenset({"county_here", "prefecture", "province"})
 REG_SEE_HERE = REG_WRITE | {"liaison"}
 PREFECTURE_UP = frozenset({"prefecture", "province"})
 PROVINCE = frozenset({"province"})
+OWN_ADMIN = frozenset({"own_admin"})
 NOBODY: frozenset[str] = frozenset()
 PASSWORD = "matrix-Pa55word!"
 TODAY = dt.date.today()
@@ -71,6 +77,7 @@ class World:
     site: Site
     vehicle_pending: Vehicle
     ids: dict[str, int]
+    secrets: dict[str, str] = field(default_factory=dict)  # plaintexts (the invitation link's token)
 
 
 def _world() -> World:
@@ -218,6 +225,10 @@ def _world() -> World:
         valid_until=TODAY + dt.timedelta(days=365),
     )
     token, _plain = api_token_create(actor=own_admin_actor, name="矩阵", scopes=["read"])
+    invitation, invitation_token = invitation_create(
+        actor=own_admin_actor, enterprise_id=own.id, role="member", email_or_username_hint="invitee@example.com"
+    )
+    membership_ids = dict(Membership.objects.filter(enterprise=own).values_list("user__username", "id"))
     ids = {
         "own": own.id,
         "other": other.id,
@@ -233,9 +244,19 @@ def _world() -> World:
         "plan": plan.id,
         "vehicle_pending": vehicle_pending.id,
         "token": token.id,
+        "invitation": invitation.id,
+        "membership_admin": membership_ids["own_admin"],
+        "membership_member": membership_ids["own_member"],
     }
     return World(
-        users=users, own=own, other=other, pending=pending, site=site, vehicle_pending=vehicle_pending, ids=ids
+        users=users,
+        own=own,
+        other=other,
+        pending=pending,
+        site=site,
+        vehicle_pending=vehicle_pending,
+        ids=ids,
+        secrets={"invitation": invitation_token},
     )
 
 
@@ -301,6 +322,7 @@ def api(
 
 
 R = "/api/v1/registry"
+A = "/api/v1/accounts"
 CELLS: list[Cell] = [
     # public reference data and tools
     api("get", "/healthz", ALL),
@@ -338,6 +360,59 @@ CELLS: list[Cell] = [
         "/api/v1/accounts/tokens/{token_id}",
         frozenset({"own_admin"}),
         lambda w: f"/api/v1/accounts/tokens/{w.ids['token']}",
+    ),
+    # accounts: members and invitations (the unit's admin manages; members and regulators read)
+    api(
+        "get",
+        f"{A}/enterprises/{{enterprise_id}}/members",
+        OWN_READ,
+        lambda w: f"{A}/enterprises/{w.ids['own']}/members",
+        ok=has_id("membership_admin", list_key=None),
+    ),
+    api(
+        "patch",
+        f"{A}/members/{{membership_id}}",
+        OWN_ADMIN,
+        lambda w: f"{A}/members/{w.ids['membership_member']}",
+        body=lambda w: {"role": "reader"},
+    ),
+    api("delete", f"{A}/members/{{membership_id}}", OWN_ADMIN, lambda w: f"{A}/members/{w.ids['membership_member']}"),
+    api(
+        "get",
+        f"{A}/enterprises/{{enterprise_id}}/invitations",
+        OWN_ADMIN,
+        lambda w: f"{A}/enterprises/{w.ids['own']}/invitations",
+        ok=has_id("invitation", list_key=None),
+    ),
+    api(
+        "post",
+        f"{A}/enterprises/{{enterprise_id}}/invitations",
+        OWN_ADMIN,
+        lambda w: f"{A}/enterprises/{w.ids['own']}/invitations",
+        body=lambda w: {"role": "driver", "email_or_username_hint": "新司机"},
+    ),
+    api("delete", f"{A}/invitations/{{invitation_id}}", OWN_ADMIN, lambda w: f"{A}/invitations/{w.ids['invitation']}"),
+    # Accepting: a logged-in unit user not yet a member joins (own members: "already a member",
+    # regulators: refused); anybody with the link may create a new account through it.
+    api(
+        "post",
+        f"{A}/invitations/accept",
+        frozenset({"other_member"}),
+        body=lambda w: {"token": w.secrets["invitation"]},
+        ok=lambda r, w: (
+            r.status_code == 201 and Membership.objects.filter(enterprise=w.own, user__username="other_member").exists()
+        ),
+    ),
+    api(
+        "post",
+        f"{A}/invitations/accept-new",
+        ALL,
+        body=lambda w: {
+            "token": w.secrets["invitation"],
+            "username": "invitee",
+            "password": PASSWORD,
+            "full_name": "受邀人",
+        },
     ),
     # registry: reads
     api("get", f"{R}/enterprises", OWN_READ, ok=has_id("own")),
@@ -584,6 +659,23 @@ CELLS: list[Cell] = [
             "authority": "南关区分局",
         },
     ),
+    # exchange: an import writes what the caller could write through the pages (a one-line file:
+    # a site of the own unit); others' files are refused (400 with the errors) or denied
+    api(
+        "post",
+        "/api/v1/exchange/import",
+        OWN_WRITE,
+        body=lambda w: {
+            "type": "site",
+            "version": 1,
+            "enterprise": w.own.credit_code,
+            "name": "矩阵导入场所",
+            "address": "长春市南关区矩阵路 1 号",
+            "region": "220102",
+            "roles": ["generator"],
+        },
+        ok=lambda r, w: r.status_code == 200 and Site.objects.filter(enterprise=w.own, name="矩阵导入场所").exists(),
+    ),
 ]
 
 
@@ -630,6 +722,53 @@ PAGES: list[Cell] = [
         frozenset({"own_admin"}),
         lambda w: f"/account/tokens/{w.ids['token']}/revoke/",
         ok=changed(lambda w: ApiToken.objects.get(pk=w.ids["token"]).revoked_at is not None),
+    ),
+    page(
+        "get",
+        "account/enterprises/<int:enterprise_id>/members/",
+        OWN_READ,
+        lambda w: f"/account/enterprises/{w.ids['own']}/members/",
+    ),
+    page(
+        "post",
+        "account/enterprises/<int:enterprise_id>/members/",
+        OWN_ADMIN,
+        lambda w: f"/account/enterprises/{w.ids['own']}/members/",
+        body=lambda w: {"role": "driver", "email_or_username_hint": "页面邀请", "expires_in_days": "7"},
+        ok=changed(lambda w: Invitation.objects.filter(enterprise_id=w.ids["own"], hint="页面邀请").exists()),
+    ),
+    page(
+        "post",
+        "account/members/<int:membership_id>/role/",
+        OWN_ADMIN,
+        lambda w: f"/account/members/{w.ids['membership_member']}/role/",
+        body=lambda w: {"role": "reader"},
+        ok=changed(lambda w: _reload(Membership, w.ids["membership_member"]).role == "reader"),
+    ),
+    page(
+        "post",
+        "account/members/<int:membership_id>/remove/",
+        OWN_ADMIN,
+        lambda w: f"/account/members/{w.ids['membership_member']}/remove/",
+        ok=changed(lambda w: not Membership.objects.filter(pk=w.ids["membership_member"]).exists()),
+    ),
+    page(
+        "post",
+        "account/invitations/<int:invitation_id>/revoke/",
+        OWN_ADMIN,
+        lambda w: f"/account/invitations/{w.ids['invitation']}/revoke/",
+        ok=changed(lambda w: _reload(Invitation, w.ids["invitation"]).revoked_at is not None),
+    ),
+    # The link itself is the credential: anybody holding it sees the invitation; a unit user not
+    # yet a member joins, somebody logged out creates an account; members and regulators cannot.
+    page("get", "account/invitations/<str:token>/", ALL, lambda w: f"/account/invitations/{w.secrets['invitation']}/"),
+    page(
+        "post",
+        "account/invitations/<str:token>/",
+        frozenset({"anonymous", "other_member"}),
+        lambda w: f"/account/invitations/{w.secrets['invitation']}/",
+        body=lambda w: {"username": "invitee", "password": PASSWORD, "full_name": "受邀人"},
+        ok=changed(lambda w: _reload(Invitation, w.ids["invitation"]).accepted_at is not None),
     ),
     page("get", "registry/", LOGGED_IN, "/registry/"),
     page("get", "registry/register/", ALL, "/registry/register/"),

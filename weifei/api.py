@@ -85,6 +85,7 @@ def _register_routers() -> None:
     from weifei.accounts.api import router as accounts_router
     from weifei.catalog.api import router as catalog_router
     from weifei.core.api import router as core_router
+    from weifei.exchange.api import router as exchange_router
     from weifei.registry.api import router as registry_router
     from weifei.web.api import router as web_router
 
@@ -93,6 +94,7 @@ def _register_routers() -> None:
     api.add_router("/stats/", web_router)
     api.add_router("/accounts/", accounts_router)
     api.add_router("/registry/", registry_router)
+    api.add_router("/exchange/", exchange_router)
 
 
 _register_routers()

@@ -2,7 +2,15 @@ from django.contrib import admin
 
 from weifei.core.admin import ReadOnlyAdmin
 
-from .models import ApiToken, IdempotencyRecord, LoginThrottle, Membership, RegulatorAssignment, TotpDevice
+from .models import (
+    ApiToken,
+    IdempotencyRecord,
+    Invitation,
+    LoginThrottle,
+    Membership,
+    RegulatorAssignment,
+    TotpDevice,
+)
 
 
 @admin.register(Membership)
@@ -37,3 +45,9 @@ class ApiTokenAdmin(ReadOnlyAdmin):
 class IdempotencyRecordAdmin(ReadOnlyAdmin):
     list_display = ("owner", "key", "method", "path", "status_code", "created_at")
     exclude = ("response_body",)
+
+
+@admin.register(Invitation)
+class InvitationAdmin(ReadOnlyAdmin):
+    list_display = ("enterprise", "role", "hint", "created_by", "created_at", "expires_at", "accepted_at", "revoked_at")
+    exclude = ("token_hash",)

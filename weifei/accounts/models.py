@@ -161,3 +161,54 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.owner} {self.key} → {self.status_code}"
+
+
+class Invitation(models.Model):
+    """An enterprise admin's invitation to join the unit with a role: a link carrying a token,
+    shown once. Only the SHA-256 of the token is stored (like ``ApiToken``). One use; it lapses
+    at ``expires_at``; an admin may revoke it before it is used."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "待接受"
+        ACCEPTED = "accepted", "已接受"
+        REVOKED = "revoked", "已撤销"
+        EXPIRED = "expired", "已过期"
+
+    enterprise = models.ForeignKey(Enterprise, on_delete=models.CASCADE, related_name="invitations")
+    role = models.CharField(max_length=10, choices=Membership.Role.choices)
+    # Whom the admin meant (an e-mail address or a user name): shown to both sides, not enforced —
+    # the link itself is the credential.
+    hint = models.CharField("邀请对象", max_length=150, blank=True)
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "成员邀请"
+        verbose_name_plural = "成员邀请"
+
+    def __str__(self) -> str:
+        return f"{self.enterprise} ← {self.hint or '?'} ({self.role}, {self.status})"
+
+    @property
+    def status(self) -> str:
+        """Expiry is never stored: it follows the clock."""
+        if self.accepted_at is not None:
+            return self.Status.ACCEPTED
+        if self.revoked_at is not None:
+            return self.Status.REVOKED
+        if self.expires_at <= timezone.now():
+            return self.Status.EXPIRED
+        return self.Status.PENDING
+
+    def get_status_display(self) -> str:
+        return str(self.Status(self.status).label)

@@ -16,8 +16,10 @@ from django.utils import timezone
 from weifei.catalog.models import Region
 from weifei.catalog.selectors import jurisdiction_region_ids
 from weifei.core.actors import PUBLIC, Actor
+from weifei.core.errors import NotFound, PermissionDenied
+from weifei.registry.selectors import enterprise_get
 
-from .models import ApiToken, LoginThrottle, Membership, RegulatorAssignment, TotpDevice
+from .models import ApiToken, Invitation, LoginThrottle, Membership, RegulatorAssignment, TotpDevice
 
 
 def actor_for(principal: Any) -> Actor:
@@ -141,4 +143,81 @@ def api_tokens_visible(*, actor: Actor) -> QuerySet[ApiToken]:
         ApiToken.objects.select_related("user", "organisation")
         .filter(Q(user_id=actor.user_id) | Q(organisation_id__in=administered))
         .order_by("-created_at", "-id")
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# Members and invitations
+# ---------------------------------------------------------------------------------------
+
+
+def members_of(*, actor: Actor, enterprise_id: int) -> QuerySet[Membership]:
+    """The unit's members, for whoever may see the unit (its own members, the regulators of
+    its region, the system); 404 for anybody else."""
+    enterprise = enterprise_get(actor=actor, enterprise_id=enterprise_id)
+    return Membership.objects.select_related("user").filter(enterprise=enterprise).order_by("created_at", "id")
+
+
+def membership_get(*, actor: Actor, membership_id: int) -> Membership:
+    """One membership, if the actor may see its unit; the same 404 whether it exists or not."""
+    membership = Membership.objects.select_related("user", "enterprise").filter(id=membership_id).first()
+    if membership is None:
+        raise NotFound("成员不存在或无权查看", code="membership_not_found")
+    try:
+        enterprise_get(actor=actor, enterprise_id=membership.enterprise_id)
+    except NotFound:
+        raise NotFound("成员不存在或无权查看", code="membership_not_found") from None
+    return membership
+
+
+def is_enterprise_admin(actor: Actor, enterprise_id: int) -> bool:
+    """Administers the unit (reading needs no write scope: a read token of an admin counts)."""
+    return actor.kind == "system" or (
+        actor.kind == "enterprise" and actor.role_in(enterprise_id) == Membership.Role.ADMIN
+    )
+
+
+def invitations_of(*, actor: Actor, enterprise_id: int) -> QuerySet[Invitation]:
+    """The unit's invitations (pending, used, revoked, lapsed): its administrators only."""
+    enterprise = enterprise_get(actor=actor, enterprise_id=enterprise_id)
+    if not is_enterprise_admin(actor, enterprise.id):
+        raise PermissionDenied("只有本单位管理员可以查看邀请", code="forbidden")
+    return (
+        Invitation.objects.select_related("created_by", "accepted_by")
+        .filter(enterprise=enterprise)
+        .order_by("-created_at", "-id")
+    )
+
+
+def invitation_get(*, actor: Actor, invitation_id: int) -> Invitation:
+    """One invitation, for an administrator of its unit; 404 for those who cannot see the unit."""
+    invitation = Invitation.objects.select_related("enterprise").filter(id=invitation_id).first()
+    if invitation is None:
+        raise NotFound("邀请不存在或无权查看", code="invitation_not_found")
+    try:
+        enterprise_get(actor=actor, enterprise_id=invitation.enterprise_id)
+    except NotFound:
+        raise NotFound("邀请不存在或无权查看", code="invitation_not_found") from None
+    if not is_enterprise_admin(actor, invitation.enterprise_id):
+        raise PermissionDenied("只有本单位管理员可以管理邀请", code="forbidden")
+    return invitation
+
+
+# ``secrets.token_urlsafe(32)``: 43 URL-safe characters, 256 random bits.
+INVITATION_TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{43}$")
+
+
+def invitation_token_hash(plaintext: str) -> str:
+    return hashlib.sha256(plaintext.encode()).hexdigest()
+
+
+def invitation_by_token(token: str) -> Invitation | None:
+    """The invitation a link's token opens (in whatever state), or None. The token carries
+    256 random bits, so looking its hash up directly leaks nothing useful by timing."""
+    if not isinstance(token, str) or not INVITATION_TOKEN_PATTERN.match(token):
+        return None
+    return (
+        Invitation.objects.select_related("enterprise", "enterprise__region")
+        .filter(token_hash=invitation_token_hash(token))
+        .first()
     )

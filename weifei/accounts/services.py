@@ -1,5 +1,5 @@
-"""Account writes: users bound to an enterprise or to a regulator's jurisdiction, the login
-second factor and lockout, and API tokens."""
+"""Account writes: users bound to an enterprise or to a regulator's jurisdiction, members and
+invitations, the login second factor and lockout, and API tokens."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.contrib.auth.models import User
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -19,13 +21,22 @@ from weifei.catalog.models import Region
 from weifei.core.actors import Actor
 from weifei.core.errors import ApplicationError, NotFound, PermissionDenied
 from weifei.core.events import event_record
-from weifei.core.permissions import require_kind
+from weifei.core.permissions import ROLE_NAMES, require_enterprise_member, require_kind
 from weifei.registry.models import Enterprise
+from weifei.registry.registration import USERNAME_CHARS
+from weifei.registry.selectors import enterprise_get
 
 from . import totp
-from .models import ApiToken, LoginThrottle, Membership, RegulatorAssignment, TotpDevice
+from .models import ApiToken, Invitation, LoginThrottle, Membership, RegulatorAssignment, TotpDevice
 from .sealing import seal, unseal
-from .selectors import actor_for, api_token_hash, login_locked_until
+from .selectors import (
+    actor_for,
+    api_token_hash,
+    invitation_get,
+    invitation_token_hash,
+    login_locked_until,
+    membership_get,
+)
 
 
 def _new_user(username: str, password: str, full_name: str) -> User:
@@ -81,6 +92,354 @@ def enterprise_user_create(
         after={"username": username, "enterprise": enterprise.credit_code, "role": role},
     )
     return membership
+
+
+# ---------------------------------------------------------------------------------------
+# Members and invitations: an enterprise's administrators manage its members
+# ---------------------------------------------------------------------------------------
+
+INVITATION_DAYS_DEFAULT = 7
+INVITATION_DAYS_MAX = 30
+MAX_PENDING_INVITATIONS = 100
+_ROLE_RULE = "应为 admin（管理员）、member（成员）、driver（驾驶员）或 reader（只读）"
+
+
+def _role_checked(role: str) -> str:
+    if role not in Membership.Role.values:
+        raise ApplicationError(f"成员角色 {role!r} 无效：{_ROLE_RULE}", code="role_invalid", field="role")
+    return role
+
+
+def _local(moment: dt.datetime) -> str:
+    return f"{timezone.localtime(moment, SHANGHAI):%Y-%m-%d %H:%M}（北京时间）"
+
+
+def _require_admin_of(actor: Actor, enterprise_id: int, *, action: str) -> Enterprise:
+    """The unit, for one of its administrators (or the system). Those who cannot see the unit
+    get the same 404 as for a unit that does not exist; those who can see it but do not
+    administer it (its other members, regulators) get 403."""
+    if actor.kind == "system":
+        enterprise = Enterprise.objects.filter(id=enterprise_id).first()
+        if enterprise is None:
+            raise NotFound("单位不存在", field="enterprise")
+        return enterprise
+    enterprise = enterprise_get(actor=actor, enterprise_id=enterprise_id)
+    require_enterprise_member(actor, enterprise.id, action=action, roles=(Membership.Role.ADMIN,))
+    return enterprise
+
+
+@transaction.atomic
+def invitation_create(
+    *,
+    actor: Actor,
+    enterprise_id: int,
+    role: str,
+    email_or_username_hint: str = "",
+    expires_in_days: int = INVITATION_DAYS_DEFAULT,
+) -> tuple[Invitation, str]:
+    """A one-time invitation to join the unit with ``role``, and its token — which goes into the
+    link, is shown once and is stored nowhere (only its SHA-256)."""
+    enterprise = _require_admin_of(actor, enterprise_id, action="邀请成员")
+    _role_checked(role)
+    hint = (email_or_username_hint or "").strip()
+    if len(hint) > 150:
+        raise ApplicationError(
+            "邀请对象（邮箱或用户名）不能超过 150 个字符", code="hint_too_long", field="email_or_username_hint"
+        )
+    if (
+        isinstance(expires_in_days, bool)
+        or not isinstance(expires_in_days, int)
+        or not (1 <= expires_in_days <= INVITATION_DAYS_MAX)
+    ):
+        raise ApplicationError(
+            f"邀请有效期应为 1 到 {INVITATION_DAYS_MAX} 天", code="expires_in_days_invalid", field="expires_in_days"
+        )
+    now = timezone.now()
+    pending = Invitation.objects.filter(
+        enterprise=enterprise, accepted_at__isnull=True, revoked_at__isnull=True, expires_at__gt=now
+    )
+    if pending.count() >= MAX_PENDING_INVITATIONS:
+        raise ApplicationError(
+            f"每个单位最多 {MAX_PENDING_INVITATIONS} 个待接受的邀请，请先撤销不用的邀请", code="too_many_invitations"
+        )
+    plaintext = secrets.token_urlsafe(32)
+    invitation = Invitation.objects.create(
+        enterprise=enterprise,
+        role=role,
+        hint=hint,
+        token_hash=invitation_token_hash(plaintext),
+        created_by_id=actor.user_id,
+        created_at=now,
+        expires_at=now + dt.timedelta(days=expires_in_days),
+    )
+    event_record(
+        subject=invitation,
+        actor=actor,
+        kind="accounts.invitation_created",
+        organisation=enterprise,
+        after={"role": role, "hint": hint, "expires_at": invitation.expires_at.isoformat()},
+    )
+    return invitation, plaintext
+
+
+def invitation_refusal(invitation: Invitation | None, *, user: Any = None) -> ApplicationError | None:
+    """Why this invitation cannot be used (by ``user``, when one is logged in), or None.
+    The accept services raise it; the invitation page shows it before anybody fills a form."""
+    if invitation is None:
+        return NotFound(
+            "邀请链接无效：请核对链接，或向单位管理员索取新的邀请", code="invitation_invalid", field="token"
+        )
+    if invitation.accepted_at is not None:
+        return ApplicationError("该邀请已被使用：每个邀请只能使用一次", code="invitation_used", field="token")
+    if invitation.revoked_at is not None:
+        return ApplicationError("该邀请已被单位管理员撤销", code="invitation_revoked", field="token")
+    if invitation.expires_at <= timezone.now():
+        return ApplicationError(
+            f"该邀请已于 {_local(invitation.expires_at)}过期，请向单位管理员索取新的邀请",
+            code="invitation_expired",
+            field="token",
+        )
+    if user is not None and getattr(user, "is_authenticated", False):
+        if RegulatorAssignment.objects.filter(user_id=user.pk).exists():
+            # A regulator's actor ignores memberships: the account would look joined and not be.
+            return PermissionDenied("监管部门账户不能加入单位，请使用单位账户接受邀请", code="regulator_cannot_join")
+        if Membership.objects.filter(user_id=user.pk, enterprise_id=invitation.enterprise_id).exists():
+            return ApplicationError(f"你已是{invitation.enterprise.name}的成员", code="already_member")
+    return None
+
+
+def _invitation_locked(token: str) -> Invitation | None:
+    """The invitation behind ``token``, locked so that two people cannot both use it."""
+    if not isinstance(token, str) or not token:
+        return None
+    return Invitation.objects.select_for_update().filter(token_hash=invitation_token_hash(token.strip())).first()
+
+
+def _invitation_use(invitation: Invitation, *, user: User, actor: Actor, via: str) -> Membership:
+    enterprise = invitation.enterprise
+    try:
+        with transaction.atomic():
+            membership = Membership.objects.create(user=user, enterprise=enterprise, role=invitation.role)
+    except IntegrityError:  # joined by another way at the same moment
+        raise ApplicationError(f"你已是{enterprise.name}的成员", code="already_member") from None
+    invitation.accepted_at = timezone.now()
+    invitation.accepted_by = user
+    invitation.save(update_fields=["accepted_at", "accepted_by"])
+    event_record(
+        subject=invitation,
+        actor=actor,
+        kind="accounts.invitation_accepted",
+        organisation=enterprise,
+        before={"status": Invitation.Status.PENDING},
+        after={"status": Invitation.Status.ACCEPTED, "username": user.get_username()},
+    )
+    event_record(
+        subject=membership,
+        actor=actor,
+        kind="accounts.member_added",
+        organisation=enterprise,
+        after={"username": user.get_username(), "role": invitation.role, "via": via, "invitation_id": invitation.id},
+    )
+    return membership
+
+
+@transaction.atomic
+def invitation_accept(*, token: str, user: Any) -> Membership:
+    """A logged-in person joins the unit with the invited role."""
+    if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+        raise PermissionDenied("请先登录，再接受邀请", code="login_required")
+    invitation = _invitation_locked(token)
+    refusal = invitation_refusal(invitation, user=user)
+    if refusal is not None:
+        raise refusal
+    assert invitation is not None
+    return _invitation_use(invitation, user=user, actor=actor_for(user), via="invitation")
+
+
+def _password_rule(error: ValidationError) -> str:
+    """One validator's complaint, in Chinese by its code: Django 5.2's zh_Hans catalogue lags
+    behind some of its messages (the minimum length comes out in English)."""
+    params = error.params or {}
+    if error.code == "password_too_short":
+        return f"至少需要 {params.get('min_length', 8)} 个字符"
+    if error.code == "password_too_common":
+        return "过于常见，容易被猜中"
+    if error.code == "password_entirely_numeric":
+        return "不能全是数字"
+    if error.code == "password_too_similar":
+        return "与用户名或姓名过于相似"
+    return " ".join(error.messages)
+
+
+def password_validate(password: str, *, user: User) -> None:
+    """Django's password validators (settings.AUTH_PASSWORD_VALIDATORS), refused with one
+    message naming the field and every rule broken."""
+    try:
+        validate_password(password, user)
+    except ValidationError as exc:
+        rules = "；".join(_password_rule(e) for e in exc.error_list)
+        raise ApplicationError(f"密码不符合要求：{rules}", code="password_weak", field="password") from None
+
+
+@transaction.atomic
+def invitation_accept_new_user(*, token: str, username: str, password: str, full_name: str) -> Membership:
+    """Somebody without an account creates one through the invitation and joins the unit.
+    The token is checked first; nothing is kept when anything is refused."""
+    invitation = _invitation_locked(token)
+    refusal = invitation_refusal(invitation)
+    if refusal is not None:
+        raise refusal
+    assert invitation is not None
+    username = (username or "").strip().lower()
+    if not 3 <= len(username) <= 50 or set(username) - USERNAME_CHARS:
+        raise ApplicationError(
+            "用户名应为 3–50 个字符，只能包含小写字母、数字和 _ . - @", code="username_invalid", field="username"
+        )
+    if User.objects.filter(username=username).exists():
+        raise ApplicationError(f"用户名 {username} 已被使用", code="duplicate_username", field="username")
+    full_name = (full_name or "").strip()
+    if not full_name:
+        raise ApplicationError("姓名不能为空", code="full_name_required", field="full_name")
+    if len(full_name) > 150:
+        raise ApplicationError("姓名不能超过 150 个字符", code="full_name_too_long", field="full_name")
+    user = User(username=username, first_name=full_name)
+    password_validate(password, user=user)
+    user.set_password(password)
+    user.save()
+    newcomer = Actor(kind="enterprise", user_id=user.pk, label=full_name)
+    event_record(
+        subject=user,
+        actor=newcomer,
+        kind="accounts.user_created",
+        organisation=invitation.enterprise,
+        after={"username": username, "via": "invitation", "invitation_id": invitation.id},
+    )
+    return _invitation_use(invitation, user=user, actor=newcomer, via="invitation_new_user")
+
+
+@transaction.atomic
+def invitation_revoke(*, actor: Actor, invitation_id: int) -> Invitation:
+    """An administrator withdraws an invitation not yet used. Revoking it again changes nothing."""
+    found = invitation_get(actor=actor, invitation_id=invitation_id)
+    enterprise = _require_admin_of(actor, found.enterprise_id, action="撤销邀请")
+    invitation = Invitation.objects.select_for_update().get(id=found.id)
+    if invitation.accepted_at is not None:
+        raise ApplicationError("该邀请已被接受，不能撤销；如需移出该成员，请在成员列表中操作", code="invitation_used")
+    if invitation.revoked_at is not None:
+        return invitation
+    before = invitation.status
+    invitation.revoked_at = timezone.now()
+    invitation.save(update_fields=["revoked_at"])
+    event_record(
+        subject=invitation,
+        actor=actor,
+        kind="accounts.invitation_revoked",
+        organisation=enterprise,
+        before={"status": before},
+        after={"status": Invitation.Status.REVOKED},
+    )
+    return invitation
+
+
+def _membership_locked(*, actor: Actor, membership_id: int, action: str) -> tuple[Membership, Enterprise]:
+    """The membership, for an administrator of its unit, with the unit's row locked: changes
+    to one unit's members take turns, so that two admins demoting each other at the same
+    moment cannot leave the unit without one."""
+    if actor.kind == "system":
+        enterprise_id = Membership.objects.filter(id=membership_id).values_list("enterprise_id", flat=True).first()
+        if enterprise_id is None:
+            raise NotFound("成员不存在", code="membership_not_found")
+    else:
+        enterprise_id = membership_get(actor=actor, membership_id=membership_id).enterprise_id
+    enterprise = _require_admin_of(actor, enterprise_id, action=action)
+    Enterprise.objects.select_for_update().filter(id=enterprise.id).values_list("id", flat=True).first()
+    # The actor's roles were read when its request began; another admin may have demoted it since.
+    still_admin = Membership.objects.filter(
+        user_id=actor.user_id or 0, enterprise_id=enterprise.id, role=Membership.Role.ADMIN
+    ).exists()
+    if actor.kind != "system" and not still_admin:
+        raise PermissionDenied(f"你已不是本单位管理员，不能{action}")
+    membership = Membership.objects.select_for_update().filter(id=membership_id).first()
+    if membership is None:  # removed meanwhile
+        raise NotFound("成员不存在", code="membership_not_found")
+    return membership, enterprise
+
+
+def _another_admin_remains(membership: Membership) -> bool:
+    return (
+        Membership.objects.filter(
+            enterprise_id=membership.enterprise_id, role=Membership.Role.ADMIN, user__is_active=True
+        )
+        .exclude(id=membership.id)
+        .exists()
+    )
+
+
+@transaction.atomic
+def membership_change_role(*, actor: Actor, membership_id: int, role: str) -> Membership:
+    """An administrator changes a member's role. The last (active) administrator cannot be
+    demoted: a unit always keeps one who can manage it."""
+    membership, enterprise = _membership_locked(actor=actor, membership_id=membership_id, action="调整成员角色")
+    _role_checked(role)
+    if membership.role == role:
+        return membership
+    username = membership.user.get_username()
+    if membership.role == Membership.Role.ADMIN and not _another_admin_remains(membership):
+        raise ApplicationError(
+            f"{username} 是本单位唯一的管理员，不能改为{ROLE_NAMES[role]}：请先指定另一名管理员",
+            code="last_admin",
+            field="role",
+        )
+    before = membership.role
+    membership.role = role
+    membership.save(update_fields=["role"])
+    event_record(
+        subject=membership,
+        actor=actor,
+        kind="accounts.member_role_changed",
+        organisation=enterprise,
+        before={"username": username, "role": before},
+        after={"username": username, "role": role},
+    )
+    return membership
+
+
+@transaction.atomic
+def membership_remove(*, actor: Actor, membership_id: int) -> None:
+    """An administrator removes a member (itself too, when another administrator remains).
+    The member's organisation API tokens for this unit are revoked with it."""
+    membership, enterprise = _membership_locked(actor=actor, membership_id=membership_id, action="移出成员")
+    username = membership.user.get_username()
+    if membership.role == Membership.Role.ADMIN and not _another_admin_remains(membership):
+        raise ApplicationError(f"{username} 是本单位唯一的管理员，不能移出：请先指定另一名管理员", code="last_admin")
+    # Such a token already stops acting for the unit once the membership is gone (the actor is
+    # narrowed to current memberships), but it would come back to life if the person were
+    # invited again: revoke it for good. Personal tokens need nothing: they follow memberships.
+    now = timezone.now()
+    tokens = ApiToken.objects.select_for_update().filter(
+        user_id=membership.user_id, organisation_id=enterprise.id, revoked_at__isnull=True
+    )
+    for token in tokens:
+        token.revoked_at = now
+        token.save(update_fields=["revoked_at"])
+        event_record(
+            subject=token,
+            actor=actor,
+            kind="accounts.api_token_revoked",
+            organisation=enterprise,
+            before={"revoked_at": None},
+            after={"revoked_at": now.isoformat()},
+            reason=f"{username} 已被移出单位",
+        )
+    # Recorded before the delete: the event names the row by its id.
+    event_record(
+        subject=membership,
+        actor=actor,
+        kind="accounts.member_removed",
+        organisation=enterprise,
+        before={"username": username, "role": membership.role},
+    )
+    membership.delete()
 
 
 # ---------------------------------------------------------------------------------------

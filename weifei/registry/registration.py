@@ -6,8 +6,6 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.contrib.auth.models import User
-from django.contrib.auth.password_validation import validate_password
-from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from weifei.accounts.models import Membership
@@ -51,12 +49,9 @@ def enterprise_self_register(
     if not full_name:
         raise ApplicationError("联系人姓名不能为空", code="full_name_required", field="full_name")
     user = User(username=username, first_name=full_name[:150], email=contact_email.strip())
-    try:
-        validate_password(password, user)
-    except ValidationError as exc:
-        raise ApplicationError(
-            "密码不符合要求：" + "；".join(exc.messages), code="password_weak", field="password"
-        ) from None
+    from weifei.accounts.services import password_validate  # accounts imports the registry
+
+    password_validate(password, user=user)
     user.set_password(password)
     user.save()
     registrant = Actor(kind="enterprise", user_id=user.pk, label=full_name)

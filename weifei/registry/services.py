@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
@@ -45,6 +45,7 @@ from .models import (
     Verification,
 )
 
+M = TypeVar("M", bound=models.Model)
 PLATE_RE = re.compile(r"^[\u4e00-\u9fa5][A-Z][A-Z0-9]{5,6}$")
 ROLE_FIELDS = ("is_generator", "is_carrier", "is_operator", "is_collector")
 LICENCE_METHODS = {"collection": "收集", "storage": "贮存", "utilization": "利用", "disposal": "处置"}
@@ -88,6 +89,34 @@ def _positive(value: Decimal | None, *, field: str, label: str, allow_zero: bool
     if value < 0 or (value == 0 and not allow_zero):
         raise ApplicationError(f"{label}必须大于 0", code=f"{field}_invalid", field=field)
     return value
+
+
+def _fits(model: type[models.Model], values: Mapping[str, Any]) -> None:
+    """Refuse values the column cannot hold (length, digits) with a message naming the field,
+    rather than letting the database raise (PostgreSQL would, SQLite would silently keep them)."""
+    for name, value in values.items():
+        try:
+            field = model._meta.get_field(name)
+        except Exception:
+            continue
+        label = str(getattr(field, "verbose_name", name))
+        max_length = getattr(field, "max_length", None)
+        if isinstance(value, str) and max_length and len(value) > max_length:
+            raise ApplicationError(f"{label}不能超过 {max_length} 个字符", code=f"{name}_too_long", field=name)
+        if isinstance(value, Decimal) and isinstance(field, models.DecimalField):
+            limit = Decimal(10) ** (field.max_digits - field.decimal_places)
+            if abs(value) >= limit:
+                raise ApplicationError(f"{label}数值过大（应小于 {limit}）", code=f"{name}_too_large", field=name)
+            exponent = value.as_tuple().exponent
+            if isinstance(exponent, int) and -exponent > field.decimal_places:
+                raise ApplicationError(
+                    f"{label}最多保留 {field.decimal_places} 位小数", code=f"{name}_precision", field=name
+                )
+
+
+def _create(model: type[M], **values: Any) -> M:
+    _fits(model, values)
+    return model.objects.create(**values)  # type: ignore[attr-defined]
 
 
 def _period(valid_from: dt.date, valid_to: dt.date, *, field: str = "valid_to") -> None:
@@ -242,7 +271,8 @@ def enterprise_create(
         raise duplicate
     try:
         with transaction.atomic():
-            enterprise = Enterprise.objects.create(
+            enterprise = _create(
+                Enterprise,
                 credit_code=code,
                 name=name,
                 region=region,
@@ -292,6 +322,7 @@ def enterprise_update(*, actor: Actor, enterprise_id: int, reason: str = "", **c
         # Becoming a carrier, collector or operator needs the regulator's verification again.
         changes["verification"] = Verification.PENDING
     _coords(changes.get("latitude", enterprise.latitude), changes.get("longitude", enterprise.longitude))
+    _fits(Enterprise, changes)
     fields = [*changes.keys()]
     before = _snapshot(enterprise, fields)
     for key, value in changes.items():
@@ -412,7 +443,8 @@ def site_create(
     name, address, region = cleaned.name, cleaned.address, cleaned.region
     if Site.objects.filter(enterprise=enterprise, name=name).exists():
         raise ApplicationError(f"本单位已有名为“{name}”的场所", code="duplicate_site", field="name")
-    site = Site.objects.create(
+    site = _create(
+        Site,
         enterprise=enterprise,
         name=name,
         address=address,
@@ -627,7 +659,8 @@ def facility_create(
     if seq > 999:
         raise ApplicationError("设施编号已用尽（最多 999 个）", code="facility_seq_exhausted", field="kind")
     code = f"{enterprise.credit_code}{seq:03d}{Facility.KIND_LETTERS[kind]}"
-    facility = Facility.objects.create(
+    facility = _create(
+        Facility,
         site=site,
         code=code,
         kind=kind,
@@ -852,7 +885,8 @@ def licence_create(
         raise PermissionDenied(
             f"该许可证应由{Licence.Level(level).label}生态环境部门核发（许可办法 第七条）", code="wrong_issuing_level"
         )
-    licence = Licence.objects.create(
+    licence = _create(
+        Licence,
         holder=holder,
         number=number,
         kind=kind,
@@ -996,8 +1030,8 @@ def road_licence_create(
     _period(valid_from, valid_to)
     if RoadTransportLicence.objects.filter(number=number).exists():
         raise ApplicationError(f"道路运输经营许可证 {number} 已登记", code="duplicate_road_licence", field="number")
-    lic = RoadTransportLicence.objects.create(
-        carrier=carrier, number=number, scope=scope, valid_from=valid_from, valid_to=valid_to
+    lic = _create(
+        RoadTransportLicence, carrier=carrier, number=number, scope=scope, valid_from=valid_from, valid_to=valid_to
     )
     event_record(
         subject=lic,
@@ -1093,7 +1127,8 @@ def vehicle_create(
     registration = Vehicle.Registration.PENDING if actor.kind == "enterprise" else Vehicle.Registration.APPROVED
     try:
         with transaction.atomic():
-            vehicle = Vehicle.objects.create(
+            vehicle = _create(
+                Vehicle,
                 carrier=carrier,
                 plate=plate,
                 transport_certificate=transport_certificate,
@@ -1198,7 +1233,8 @@ def driver_create(
         raise ApplicationError(
             f"从业资格证号 {certificate_number} 已登记", code="duplicate_driver", field="certificate_number"
         )
-    driver = Driver.objects.create(
+    driver = _create(
+        Driver,
         carrier=carrier,
         name=name,
         role=role,
@@ -1286,7 +1322,8 @@ def contract_create(
     number, codes = cleaned.number, cleaned.waste_codes
     if Contract.objects.filter(party_a=party_a, number=number).exists():
         raise ApplicationError(f"合同编号 {number} 已登记", code="duplicate_contract", field="number")
-    contract = Contract.objects.create(
+    contract = _create(
+        Contract,
         kind=kind,
         number=number,
         party_a=party_a,
@@ -1345,7 +1382,8 @@ def eia_approval_create(
         )
     if EIAApproval.objects.filter(approval_number=approval_number).exists():
         raise ApplicationError(f"批复文号 {approval_number} 已登记", code="duplicate_eia", field="approval_number")
-    eia = EIAApproval.objects.create(
+    eia = _create(
+        EIAApproval,
         enterprise=enterprise,
         site=site,
         project=project,
@@ -1382,7 +1420,8 @@ def insurance_create(
     _period(valid_from, valid_to)
     if Insurance.objects.filter(policy_number=policy_number).exists():
         raise ApplicationError(f"保单号 {policy_number} 已登记", code="duplicate_policy", field="policy_number")
-    policy = Insurance.objects.create(
+    policy = _create(
+        Insurance,
         enterprise=enterprise,
         insurer=insurer,
         policy_number=policy_number,
@@ -1420,7 +1459,8 @@ def emergency_plan_create(
         raise ApplicationError("场所不属于该单位", code="site_mismatch", field="site")
     if EmergencyPlanFiling.objects.filter(filing_number=filing_number).exists():
         raise ApplicationError(f"备案编号 {filing_number} 已登记", code="duplicate_filing", field="filing_number")
-    plan = EmergencyPlanFiling.objects.create(
+    plan = _create(
+        EmergencyPlanFiling,
         enterprise=enterprise,
         site=site,
         filing_number=filing_number,

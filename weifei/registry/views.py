@@ -125,6 +125,7 @@ def enterprise_detail(request: HttpRequest, enterprise_id: int) -> HttpResponse:
         # The unit's own history and that of its sites, licences, vehicles … (one stream per unit).
         "events": events_for_organisation(actor=actor, organisation_id=enterprise.id)[:200],
         "can_write": can_write,
+        "can_manage_members": actor.kind == "enterprise" and actor.role_in(enterprise.id) == "admin",
         "can_verify": actor.is_regulator and not actor.read_only and enterprise.verification == "pending",
         "can_override": actor.is_regulator and not actor.read_only
         and actor.region_level in ("province", "prefecture", "special"),

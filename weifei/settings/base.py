@@ -30,6 +30,7 @@ INSTALLED_APPS = [
     "weifei.catalog",
     "weifei.accounts",
     "weifei.registry",
+    "weifei.exchange",
     "weifei.web",
 ]
 

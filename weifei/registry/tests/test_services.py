@@ -166,3 +166,34 @@ def test_liaison_and_public_cannot_write(carrier: Enterprise) -> None:
         with pytest.raises(PermissionDenied):
             enterprise_create(actor=actor, credit_code="91350100M000100Y43", name="x", region_key="220102")
     assert Enterprise.objects.count() == 1
+
+
+def test_values_the_column_cannot_hold_are_refused_naming_the_field(carrier: Enterprise) -> None:
+    with pytest.raises(ApplicationError) as exc:
+        enterprise_create(
+            actor=SYSTEM, credit_code="91350100M000100Y43", name="测试", region_key="220102", address="长" * 301
+        )
+    assert exc.value.field == "address" and "300" in exc.value.message
+    with pytest.raises(ApplicationError) as exc:
+        vehicle_create(
+            actor=SYSTEM,
+            carrier=carrier,
+            plate="吉A99999",
+            transport_certificate="x",
+            payload_tonnes=Decimal("123456"),
+            valid_until=dt.date(2027, 1, 1),
+            today=TODAY,
+        )
+    assert exc.value.field == "payload_tonnes" and exc.value.code == "payload_tonnes_too_large"
+    with pytest.raises(ApplicationError) as exc:
+        vehicle_create(
+            actor=SYSTEM,
+            carrier=carrier,
+            plate="吉A99999",
+            transport_certificate="x",
+            payload_tonnes=Decimal("1.2345"),
+            valid_until=dt.date(2027, 1, 1),
+            today=TODAY,
+        )
+    assert exc.value.code == "payload_tonnes_precision"
+    assert Enterprise.objects.count() == 1 and Vehicle.objects.count() == 0
