@@ -425,7 +425,7 @@ def test_a_rewritten_stream_is_caught_by_the_chain_root(reference: None) -> None
 
 
 @pytest.mark.django_db
-def test_verification_streams_ten_thousand_events_quickly() -> None:
+def test_verification_streams_ten_thousand_events_in_a_few_queries() -> None:
     """10,000 events over 10 streams, written as event_record would (hashes computed here
     independently), verified in one streamed query."""
     base = timezone.now()
@@ -455,14 +455,13 @@ def test_verification_streams_ten_thousand_events_quickly() -> None:
         rows.append(Event(**values))
     Event.objects.bulk_create(rows, batch_size=1000)
     EventStream.objects.bulk_create([EventStream(key=k, head_seq=s, head_hash=h) for k, (s, h) in heads.items()])
-    started = time.perf_counter()
+    # Speed is measured in bench/, not here; what matters here is that verification streams the
+    # events in a constant number of queries, whatever their number.
     with CaptureQueriesContext(connection) as queries:
         result = chain.chain_verify()
-    elapsed = time.perf_counter() - started
     assert result.ok, result.breaks[:3]
     assert result.events == Event.objects.count() >= 10_000
     assert len(queries) <= 6  # heads, the latest root, the streamed events
-    assert elapsed < 20, f"verification took {elapsed:.1f} s"
 
 
 # --- roots ------------------------------------------------------------------------------------
