@@ -901,6 +901,7 @@ def licence_create(
     snapshot = _licence_snapshot(licence)
     LicenceVersion.objects.create(licence=licence, version=1, snapshot=snapshot, reason="核发")
     event_record(subject=licence, actor=actor, kind="registry.licence_created", organisation=holder, after=snapshot)
+    _refresh_holder_sites(actor, holder.id)
     return licence
 
 
@@ -919,6 +920,12 @@ def _write_scopes(licence: Licence, checked: list[tuple[str, str, ScopeIn]], agg
         )
         for category, code, scope in checked
     )
+
+
+def _refresh_holder_sites(actor: Actor, holder_id: int) -> None:
+    """A valid licence makes an operator site 重点 (HJ 1259 4.2.1): recompute the holder's sites."""
+    for site_id in Site.objects.filter(enterprise_id=holder_id).values_list("id", flat=True):
+        site_class_refresh(actor=actor, site_id=site_id)
 
 
 def _require_issuer(actor: Actor, licence: Licence) -> None:
@@ -1010,6 +1017,7 @@ def licence_set_status(*, actor: Actor, licence_id: int, status: str, reason: st
         after={"status": status},
         reason=reason,
     )
+    _refresh_holder_sites(actor, licence.holder_id)
     return licence
 
 

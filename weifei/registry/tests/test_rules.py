@@ -217,3 +217,32 @@ class TestLicencesThroughServices:
         with pytest.raises(ApplicationError) as exc:
             licence_set_status(actor=SYSTEM, licence_id=lic.id, status="valid", reason="恢复")
         assert exc.value.code == "licence_revoked"
+
+
+@pytest.mark.usefixtures("reference")
+def test_issuing_and_revoking_a_licence_recomputes_the_operator_site_class() -> None:
+    holder = OperatorFactory()
+    site = site_create(
+        actor=SYSTEM,
+        enterprise=holder,
+        name="处置中心",
+        address="昌邑区测试路9号",
+        region_key="220102",
+        roles=["operator"],
+    )
+    assert site.management_class == ManagementClass.REGISTERED
+    lic = licence_create(
+        actor=SYSTEM,
+        holder=holder,
+        number="吉危许R1",
+        kind="comprehensive",
+        methods=["disposal"],
+        annual_capacity_tonnes=D(100),
+        valid_from=dt.date.today(),
+        categories=["HW08"],
+    )
+    site.refresh_from_db()
+    assert site.management_class == ManagementClass.KEY and "许可证" in site.management_class_basis
+    licence_set_status(actor=SYSTEM, licence_id=lic.id, status="revoked", reason="违法经营")
+    site.refresh_from_db()
+    assert site.management_class == ManagementClass.REGISTERED
