@@ -756,11 +756,7 @@ def contract_list(request: HttpRequest, enterprise_id: int) -> list[Any]:
 def contract_create(request: HttpRequest, payload: ContractIn) -> Status[Any]:
     actor = _actor(request, login=True)
     party_a = selectors.enterprise_get(actor=actor, enterprise_id=payload.party_a_id)
-    from .models import Enterprise
-
-    party_b = Enterprise.objects.filter(id=payload.party_b_id).first()
-    if party_b is None:
-        raise NotFound("合同相对方不存在", field="party_b_id")
+    party_b = selectors.counterparty_get(actor=actor, enterprise_id=payload.party_b_id)
     return Status(
         201,
         services.contract_create(
@@ -777,11 +773,9 @@ def contract_create(request: HttpRequest, payload: ContractIn) -> Status[Any]:
     )
 
 
-def _site_of(actor: Actor, enterprise_id: int, site_id: int | None) -> Any:
-    if site_id is None:
-        return None
-    site = selectors.site_get(actor=actor, site_id=site_id)
-    return site
+def _site_of(actor: Actor, site_id: int | None) -> Any:
+    # The service checks that the site belongs to the enterprise.
+    return None if site_id is None else selectors.site_get(actor=actor, site_id=site_id)
 
 
 @router.get("/eia-approvals", response=list[EIAOut])
@@ -798,7 +792,7 @@ def eia_create(request: HttpRequest, payload: EIAIn) -> Status[Any]:
         services.eia_approval_create(
             actor=actor,
             enterprise=enterprise,
-            site=_site_of(actor, enterprise.id, payload.site_id),
+            site=_site_of(actor, payload.site_id),
             project=payload.project,
             approval_number=payload.approval_number,
             approved_on=payload.approved_on,
@@ -837,7 +831,7 @@ def emergency_plan_create(request: HttpRequest, payload: EmergencyPlanIn) -> Sta
         services.emergency_plan_create(
             actor=actor,
             enterprise=enterprise,
-            site=_site_of(actor, enterprise.id, payload.site_id),
+            site=_site_of(actor, payload.site_id),
             filing_number=payload.filing_number,
             filed_on=payload.filed_on,
             authority=payload.authority,

@@ -92,6 +92,18 @@ def enterprise_get(*, actor: Actor, enterprise_id: int) -> Enterprise:
     return found
 
 
+def counterparty_get(*, actor: Actor, enterprise_id: int) -> Enterprise:
+    """A contract's other party. A unit contracts with receivers and carriers outside its own
+    visibility, so any signed-in actor may name a *verified* unit by id; the public may not."""
+    if actor.is_public:
+        raise NotFound("合同相对方不存在", field="party_b_id")
+    found = Enterprise.objects.select_related("region").filter(id=enterprise_id, verification=Verification.VERIFIED)
+    party = found.first()
+    if party is None:
+        raise NotFound("合同相对方不存在或尚未通过核验", field="party_b_id")
+    return party
+
+
 def verification_queue(*, actor: Actor) -> QuerySet[Enterprise]:
     if not actor.is_regulator:
         return Enterprise.objects.none()
