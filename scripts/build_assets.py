@@ -1,4 +1,4 @@
-"""Copy the locked npm front-end assets into weifei/web/static/vendor/.
+"""Copy the locked npm front-end assets into weifei/web/static/vendor/ (and PDF fonts into var/fonts/).
 
 Run by ``make setup`` after ``npm ci``; WhiteNoise serves the result. Nothing is fetched
 at run time. Only the files the pages use are copied (the CJK font: weights 400 and 700,
@@ -51,6 +51,15 @@ def main() -> None:
             shutil.copy2(woff2, font_out / "files" / woff2.name)
     (font_out / "noto-sans-sc.css").write_text("\n".join(css_parts), encoding="utf-8")
     shutil.copy2(font_src / "LICENSE", font_out / "LICENSE")
+
+    # Whole TrueType fonts for PDFs (labels, receipts): fpdf2 embeds the subset a document uses.
+    # The web font above is split into woff2 slices, which PDF libraries cannot read.
+    ttf_src = NODE / "@expo-google-fonts/noto-sans-sc"
+    pdf_out = ROOT / "var" / "fonts"
+    pdf_out.mkdir(parents=True, exist_ok=True)
+    for weight in ("400Regular", "700Bold"):
+        shutil.copy2(ttf_src / weight / f"NotoSansSC_{weight}.ttf", pdf_out / f"NotoSansSC_{weight}.ttf")
+    shutil.copy2(ttf_src / "LICENSE_FONT", pdf_out / "LICENSE_FONT")
     count = sum(1 for p in OUT.rglob("*") if p.is_file())
     print(f"assets: {count} files -> {OUT.relative_to(ROOT)}")
 

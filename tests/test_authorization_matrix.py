@@ -32,6 +32,8 @@ from weifei.accounts.services import (
 )
 from weifei.accounts.testing import force_login
 from weifei.core.actors import SYSTEM
+from weifei.plans import services as plan_services
+from weifei.plans.models import ManagementPlan, PlanLine
 from weifei.registry import services
 from weifei.registry.models import Enterprise, Site, Vehicle
 from weifei.registry.registration import enterprise_self_register
@@ -59,6 +61,7 @@ REGULATORS = frozenset({"county_elsewhere", "county_here", "prefecture", "provin
 OWN_READ = OWN_MEMBERS | {"county_here", "prefecture", "province", "liaison"}
 OWN_WRITE = frozenset({"own_admin", "own_member", "county_here", "prefecture", "province"})
 REG_WRITE = frozenset({"county_here", "prefecture", "province"})
+PLAN_WRITE = frozenset({"own_admin", "own_member"})  # HJ 1259: the unit itself files its plan
 REG_SEE_HERE = REG_WRITE | {"liaison"}
 PREFECTURE_UP = frozenset({"prefecture", "province"})
 PROVINCE = frozenset({"province"})
@@ -180,6 +183,29 @@ def _world() -> World:
         filed_on=dt.date(2026, 2, 1),
         authority="南关区分局",
     )
+
+    # management plans of the own site: this year's filed, next year's a complete draft
+    def plan_ready(year: int) -> tuple[ManagementPlan, PlanLine]:
+        draft = plan_services.plan_draft(actor=SYSTEM, site_id=site.id, year=year)
+        line = plan_services.plan_line_add(
+            actor=SYSTEM, plan_id=draft.id, section="A3", waste_code="900-249-08", tonnes=Decimal(5)
+        )
+        plan_services.plan_line_add(
+            actor=SYSTEM,
+            plan_id=draft.id,
+            section="A7",
+            waste_code="900-249-08",
+            tonnes=Decimal(5),
+            transfer_type="in_province",
+            receiver_type="licensed",
+            receiver_id=own.id,
+            method_code="D10",
+        )
+        return draft, line
+
+    plan_filed, _ = plan_ready(TODAY.year)
+    plan_services.plan_file(actor=SYSTEM, plan_id=plan_filed.id)
+    plan_draft, plan_line = plan_ready(TODAY.year + 1)
     _, pending = enterprise_self_register(
         username="registrant",
         password=PASSWORD,
@@ -243,6 +269,9 @@ def _world() -> World:
         "insurance": insurance.id,
         "plan": plan.id,
         "vehicle_pending": vehicle_pending.id,
+        "plan_filed": plan_filed.id,
+        "plan_draft": plan_draft.id,
+        "plan_line": plan_line.id,
         "token": token.id,
         "invitation": invitation.id,
         "membership_admin": membership_ids["own_admin"],
@@ -322,6 +351,7 @@ def api(
 
 
 R = "/api/v1/registry"
+P = "/api/v1/plans"
 A = "/api/v1/accounts"
 CELLS: list[Cell] = [
     # public reference data and tools
@@ -659,6 +689,47 @@ CELLS: list[Cell] = [
             "authority": "南关区分局",
         },
     ),
+    # management plans: the unit's admins and members write; regulators of the site's region
+    # review; everyone who sees the site reads
+    api("get", f"{P}/", OWN_READ, ok=has_id("plan_filed")),
+    api("post", f"{P}/", PLAN_WRITE, body=lambda w: {"site_id": w.ids["site"], "year": TODAY.year + 2}),
+    api("get", f"{P}/review-queue", REG_SEE_HERE, ok=has_id("plan_filed")),
+    api(
+        "get",
+        f"{P}/missing",
+        REG_SEE_HERE,
+        lambda w: f"{P}/missing?year={TODAY.year + 1}",
+        ok=has_id("site", field="site_id", list_key=None),
+    ),
+    api("get", f"{P}/{{plan_id}}", OWN_READ, lambda w: f"{P}/{w.ids['plan_filed']}"),
+    api(
+        "post",
+        f"{P}/{{plan_id}}/lines",
+        PLAN_WRITE,
+        lambda w: f"{P}/{w.ids['plan_draft']}/lines",
+        body=lambda w: {"section": "A3", "waste_code": "900-041-49", "tonnes": "1"},
+    ),
+    api(
+        "delete",
+        f"{P}/{{plan_id}}/lines/{{line_id}}",
+        PLAN_WRITE,
+        lambda w: f"{P}/{w.ids['plan_draft']}/lines/{w.ids['plan_line']}",
+    ),
+    api("post", f"{P}/{{plan_id}}/file", PLAN_WRITE, lambda w: f"{P}/{w.ids['plan_draft']}/file"),
+    api(
+        "post",
+        f"{P}/{{plan_id}}/change",
+        PLAN_WRITE,
+        lambda w: f"{P}/{w.ids['plan_filed']}/change",
+        body=lambda w: {"reason": "新增转移去向"},
+    ),
+    api(
+        "post",
+        f"{P}/{{plan_id}}/review",
+        REG_WRITE,
+        lambda w: f"{P}/{w.ids['plan_filed']}/review",
+        body=lambda w: {"accept": True},
+    ),
     # exchange: an import writes what the caller could write through the pages (a one-line file:
     # a site of the own unit); others' files are refused (400 with the errors) or denied
     api(
@@ -833,6 +904,56 @@ PAGES: list[Cell] = [
         body=lambda w: {"decision": "approve"},
         ok=changed(lambda w: _reload(Vehicle, w.ids["vehicle_pending"]).registration == "approved"),
     ),
+    # management plans
+    page("get", "plans/", LOGGED_IN, "/plans/"),
+    page(
+        "post",
+        "plans/new/",
+        PLAN_WRITE,
+        "/plans/new/",
+        body=lambda w: {"site_id": w.ids["site"], "year": TODAY.year + 2},
+        ok=changed(lambda w: ManagementPlan.objects.filter(site_id=w.ids["site"], year=TODAY.year + 2).exists()),
+    ),
+    page("get", "plans/<int:plan_id>/", OWN_READ, lambda w: f"/plans/{w.ids['plan_filed']}/"),
+    page(
+        "post",
+        "plans/<int:plan_id>/lines/",
+        PLAN_WRITE,
+        lambda w: f"/plans/{w.ids['plan_draft']}/lines/",
+        body=lambda w: {"section": "A3", "waste_code": "900-041-49", "tonnes": "1"},
+        ok=changed(lambda w: PlanLine.objects.filter(plan_id=w.ids["plan_draft"], waste_code="900-041-49").exists()),
+    ),
+    page(
+        "post",
+        "plans/<int:plan_id>/lines/<int:line_id>/remove/",
+        PLAN_WRITE,
+        lambda w: f"/plans/{w.ids['plan_draft']}/lines/{w.ids['plan_line']}/remove/",
+        ok=changed(lambda w: not PlanLine.objects.filter(pk=w.ids["plan_line"]).exists()),
+    ),
+    page(
+        "post",
+        "plans/<int:plan_id>/file/",
+        PLAN_WRITE,
+        lambda w: f"/plans/{w.ids['plan_draft']}/file/",
+        ok=changed(lambda w: _reload(ManagementPlan, w.ids["plan_draft"]).status == "filed"),
+    ),
+    page(
+        "post",
+        "plans/<int:plan_id>/change/",
+        PLAN_WRITE,
+        lambda w: f"/plans/{w.ids['plan_filed']}/change/",
+        body=lambda w: {"reason": "新增转移去向"},
+        ok=changed(lambda w: _reload(ManagementPlan, w.ids["plan_filed"]).version == 2),
+    ),
+    page(
+        "post",
+        "plans/<int:plan_id>/review/",
+        REG_WRITE,
+        lambda w: f"/plans/{w.ids['plan_filed']}/review/",
+        body=lambda w: {"decision": "accept"},
+        ok=changed(lambda w: _reload(ManagementPlan, w.ids["plan_filed"]).status == "accepted"),
+    ),
+    page("get", "plans/<int:plan_id>/receipt/", OWN_READ, lambda w: f"/plans/{w.ids['plan_filed']}/receipt/"),
 ]
 # Not authorization surfaces of their own: the API root (ninja's 404 for the bare prefix) and
 # the Django admin (read-only, staff only — checked separately below).

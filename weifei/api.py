@@ -86,6 +86,7 @@ def _register_routers() -> None:
     from weifei.catalog.api import router as catalog_router
     from weifei.core.api import router as core_router
     from weifei.exchange.api import router as exchange_router
+    from weifei.plans.api import router as plans_router
     from weifei.registry.api import router as registry_router
     from weifei.web.api import router as web_router
 
@@ -95,6 +96,7 @@ def _register_routers() -> None:
     api.add_router("/accounts/", accounts_router)
     api.add_router("/registry/", registry_router)
     api.add_router("/exchange/", exchange_router)
+    api.add_router("/plans/", plans_router)
 
 
 _register_routers()

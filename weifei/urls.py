@@ -12,6 +12,7 @@ urlpatterns = [
     path("catalog/", include("weifei.catalog.urls")),
     path("account/", include("weifei.accounts.urls")),
     path("registry/", include("weifei.registry.urls")),
+    path("plans/", include("weifei.plans.urls")),
     path("", include("weifei.web.urls")),
 ]
 

@@ -1877,6 +1877,7 @@ def demo_province_generate(*, seed: int, scale: float, today: dt.date | None = N
                     valid_from=licence.valid_from,
                 )
         _write_showcase_papers(by_tag, today)
+        _write_showcase_plans(by_tag, today)
         for account in plan.accounts:
             if account.showcase:
                 enterprise_user_create(
@@ -1990,6 +1991,68 @@ def _write_carrier_papers(enterprise: Enterprise, unit: EnterprisePlan, today: d
                 certificate_valid_until=dt.date(today.year + 1 + n % 4, 1 + n % 12, 1),
                 today=today,
             )
+
+
+def _write_showcase_plans(by_tag: dict[str, Enterprise], today: dt.date) -> None:
+    """A filed management plan for this year for each showcase generator's site (through the
+    plan services): A.3 from its latest generation profile, A.7 to a licensed operator whose
+    licence covers the code. A site for which no complete plan can be made is left without one
+    (it then shows in the regulators' missing-plan list, which is demo material too)."""
+    from django.db.models import Q
+
+    from weifei.plans.services import plan_draft, plan_file, plan_line_add
+
+    from .models import GenerationProfile, Licence
+
+    year = today.year
+    for enterprise in by_tag.values():
+        site = enterprise.sites.order_by("id").first()
+        if not enterprise.is_generator or site is None:
+            continue
+        profiles = list(GenerationProfile.objects.filter(site=site).order_by("-year", "waste_code"))
+        latest = [p for p in profiles if p.year == profiles[0].year][:3] if profiles else []
+        try:
+            with transaction.atomic():
+                plan = plan_draft(actor=SYSTEM, site_id=site.id, year=year)
+                for profile in latest:
+                    category = f"HW{profile.waste_code[-2:]}"
+                    licence = (
+                        Licence.objects.filter(
+                            status=Licence.Status.VALID,
+                            valid_from__lte=dt.date(year, 12, 31),
+                            valid_to__gte=dt.date(year, 1, 1),
+                        )
+                        .filter(
+                            Q(scopes__waste_code=profile.waste_code)
+                            | Q(scopes__category=category, scopes__waste_code="")
+                        )
+                        .exclude(holder=enterprise)
+                        .order_by("number")
+                        .first()
+                    )
+                    if licence is None:
+                        continue
+                    plan_line_add(
+                        actor=SYSTEM,
+                        plan_id=plan.id,
+                        section="A3",
+                        waste_code=profile.waste_code,
+                        tonnes=profile.annual_tonnes,
+                    )
+                    plan_line_add(
+                        actor=SYSTEM,
+                        plan_id=plan.id,
+                        section="A7",
+                        waste_code=profile.waste_code,
+                        tonnes=profile.annual_tonnes,
+                        transfer_type="in_province",
+                        receiver_type="licensed",
+                        receiver_id=licence.holder_id,
+                        method_code="D10",
+                    )
+                plan_file(actor=SYSTEM, plan_id=plan.id)
+        except ApplicationError:
+            continue  # e.g. no covering licence, or a 重点 site without facilities for A.2
 
 
 def _write_showcase_papers(by_tag: dict[str, Enterprise], today: dt.date) -> None:

@@ -31,6 +31,7 @@ INSTALLED_APPS = [
     "weifei.accounts",
     "weifei.registry",
     "weifei.exchange",
+    "weifei.plans",
     "weifei.web",
 ]
 
@@ -109,6 +110,9 @@ LOCALE_PATHS = [BASE_DIR / "weifei" / "locale"]
 TIME_ZONE = "Asia/Shanghai"
 USE_I18N = True
 USE_TZ = True
+
+# Whole TrueType CJK fonts for PDFs, copied from npm by scripts/build_assets.py (make setup).
+PDF_FONT_DIR = BASE_DIR / "var" / "fonts"
 
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"

@@ -16,6 +16,8 @@ def navigation(request: HttpRequest) -> dict[str, object]:
         items.append((_("工作台"), reverse("web:home"), path.startswith(workbench)))
         registry = reverse("registry:list")
         items.append((_("单位登记"), registry, path.startswith(registry)))
+        plans = reverse("plans:list")
+        items.append((_("管理计划"), plans, path.startswith(plans)))
         tokens = reverse("accounts:tokens")
         items.append((_("API 令牌"), tokens, path.startswith(tokens)))
     catalog = reverse("catalog:search")

@@ -1,0 +1,136 @@
+"""危险废物管理计划 (HJ 1259—2022 5; 固废法 第七十八条): one plan per production site per year.
+
+``ManagementPlan`` is the current state of a site's plan for a year (unique per site and year);
+its lines (Annex A tables A.3–A.7) are ``PlanLine`` rows so that later capabilities (the
+manifest's "is this transfer in the plan" check, the ledger) can query them. Each filing
+freezes the plan and its lines into a ``ManagementPlanVersion`` snapshot: a change after filing
+bumps ``version`` and reopens the draft, the earlier filed versions stay as they were.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from weifei.registry.models import Enterprise, ManagementClass, Site
+
+
+class Section(models.TextChoices):
+    A1 = "A1", "A.1 单位基本信息"
+    A2 = "A2", "A.2 设施信息"
+    A3 = "A3", "A.3 产生情况"
+    A4 = "A4", "A.4 贮存情况"
+    A5 = "A5", "A.5 自行利用/处置情况"
+    A6 = "A6", "A.6 减量化计划和措施"
+    A7 = "A7", "A.7 转移情况"
+
+
+class ManagementPlan(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", "草稿"
+        FILED = "filed", "已备案"
+        RETURNED = "returned", "已退回"
+        ACCEPTED = "accepted", "审核通过"
+
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="plans")
+    year = models.PositiveSmallIntegerField("计划年度")
+    version = models.PositiveIntegerField("版本", default=1)
+    status = models.CharField("状态", max_length=10, choices=Status.choices, default=Status.DRAFT)
+    management_class = models.CharField("管理类别", max_length=12, choices=ManagementClass.choices)
+    # Unique once assigned; a change after filing keeps it (HJ 1259 5.2.3 updates the filed plan).
+    filing_number = models.CharField("备案编号", max_length=20, unique=True, null=True, blank=True)
+    filed_at = models.DateTimeField("备案时间", null=True, blank=True)
+    first_filed_at = models.DateTimeField("首次备案时间", null=True, blank=True)
+    late = models.BooleanField("逾期备案", default=False)
+    reviewed_at = models.DateTimeField("审核时间", null=True, blank=True)
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    review_comment = models.CharField("审核意见", max_length=500, blank=True)
+    change_reason = models.CharField("变更原因", max_length=500, blank=True)
+    content = models.JSONField("A.1/A.2 内容", default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-year", "site_id"]
+        constraints = [models.UniqueConstraint(fields=["site", "year"], name="uniq_plan_per_site_year")]
+        verbose_name = "管理计划"
+        verbose_name_plural = "管理计划"
+
+    def __str__(self) -> str:
+        return f"{self.site_id} {self.year} v{self.version}"
+
+    @property
+    def enterprise(self) -> Enterprise:
+        return self.site.enterprise
+
+
+class PlanLine(models.Model):
+    """One row of tables A.3–A.7. Which columns are used depends on ``section``."""
+
+    class TransferType(models.TextChoices):
+        IN_PROVINCE = "in_province", "省内转移"
+        INTER_PROVINCE = "inter_province", "跨省转移"
+        ABROAD = "abroad", "境外转移"
+
+    class ReceiverType(models.TextChoices):
+        LICENSED = "licensed", "经营许可证持有单位"
+        EXEMPT = "exempt", "利用处置环节豁免管理单位"
+        ABROAD = "abroad", "境外利用处置单位"
+
+    plan = models.ForeignKey(ManagementPlan, on_delete=models.CASCADE, related_name="lines")
+    section = models.CharField("表", max_length=2, choices=Section.choices)
+    waste_code = models.CharField("废物代码", max_length=10)
+    waste_name = models.CharField("废物名称", max_length=200, blank=True)
+    # A.3 expected generation, A.4 expected year-end stock, A.5 amount handled, A.6 expected
+    # reduction, A.7 amount transferred — always tonnes (regulations §13 rule 10).
+    tonnes = models.DecimalField("数量（吨）", max_digits=14, decimal_places=3)
+    facility_code = models.CharField("设施编码", max_length=22, blank=True)
+    method_code = models.CharField("利用/处置方式代码", max_length=8, blank=True)
+    measures = models.TextField("减量化措施", blank=True)
+    transfer_type = models.CharField("转移类型", max_length=16, choices=TransferType.choices, blank=True)
+    receiver_type = models.CharField("接收单位类型", max_length=10, choices=ReceiverType.choices, blank=True)
+    receiver = models.ForeignKey(Enterprise, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    receiver_name = models.CharField("接收单位名称", max_length=200, blank=True)
+    licence_number = models.CharField("经营许可证编号", max_length=40, blank=True)
+
+    class Meta:
+        ordering = ["plan", "section", "id"]
+        indexes = [models.Index(fields=["section", "waste_code"])]
+
+    def __str__(self) -> str:
+        return f"{self.section} {self.waste_code} {self.tonnes} t"
+
+
+class ManagementPlanVersion(models.Model):
+    """A filed version, frozen: the A.1/A.2 content and the lines as they were filed."""
+
+    plan = models.ForeignKey(ManagementPlan, on_delete=models.CASCADE, related_name="versions")
+    version = models.PositiveIntegerField()
+    filing_number = models.CharField(max_length=20)
+    filed_at = models.DateTimeField()
+    late = models.BooleanField(default=False)
+    change_reason = models.CharField(max_length=500, blank=True)
+    snapshot = models.JSONField()  # {"content": {...}, "lines": [{...}]}
+
+    class Meta:
+        ordering = ["plan", "version"]
+        constraints = [models.UniqueConstraint(fields=["plan", "version"], name="uniq_plan_version")]
+
+    def __str__(self) -> str:
+        return f"{self.plan_id} v{self.version}"
+
+
+class FilingCounter(models.Model):
+    """The last serial handed out per region and year; locked (select_for_update) while numbering."""
+
+    region_code = models.CharField(max_length=6)
+    year = models.PositiveSmallIntegerField()
+    last_serial = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["region_code", "year"], name="uniq_filing_counter")]
+
+    def __str__(self) -> str:
+        return f"{self.region_code}-{self.year}: {self.last_serial}"
