@@ -91,6 +91,14 @@ def _positive(value: Decimal | None, *, field: str, label: str, allow_zero: bool
     return value
 
 
+def _industry_code(value: str) -> None:
+    """GB/T 4754 industry codes: an optional section letter and 2–4 digits (e.g. 3610, C36)."""
+    if value and not re.fullmatch(r"[A-Z]?\d{2,4}", value):
+        raise ApplicationError(
+            f"行业代码 {value!r} 应为 GB/T 4754 的 2–4 位数字", code="industry_code", field="industry_code"
+        )
+
+
 def _fits(model: type[models.Model], values: Mapping[str, Any]) -> None:
     """Refuse values the column cannot hold (length, digits) with a message naming the field,
     rather than letting the database raise (PostgreSQL would, SQLite would silently keep them)."""
@@ -221,10 +229,7 @@ def enterprise_clean(
     if actor.kind == "regulator":
         require_regulator_over(actor, region.key, action="在该区域登记单位")
     _coords(latitude, longitude)
-    if industry_code and not re.fullmatch(r"[A-Z]?\d{2,4}", industry_code):
-        raise ApplicationError(
-            f"行业代码 {industry_code!r} 应为 GB/T 4754 的 2–4 位数字", code="industry_code", field="industry_code"
-        )
+    _industry_code(industry_code)
     return EnterpriseClean(credit_code=code, name=name, region=region)
 
 
@@ -317,6 +322,7 @@ def enterprise_update(*, actor: Actor, enterprise_id: int, reason: str = "", **c
         raise ApplicationError(f"不能修改字段：{', '.join(unknown)}", code="field_not_editable", field=unknown[0])
     if "name" in changes:
         changes["name"] = _text(changes["name"], field="name", label="单位名称", max_length=200)
+    _industry_code(changes.get("industry_code") or "")
     role_changes = [r for r in VERIFIED_ROLES if changes.get(r) and not getattr(enterprise, r)]
     if role_changes and actor.kind == "enterprise":
         # Becoming a carrier, collector or operator needs the regulator's verification again.
@@ -430,6 +436,7 @@ def site_create(
     permit_annual_tonnes: Decimal | None = None,
 ) -> Site:
     _enterprise_writer(actor, enterprise, action="登记生产经营场所")
+    _industry_code(industry_code)
     cleaned = site_clean(
         name=name,
         address=address,

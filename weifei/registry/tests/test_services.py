@@ -197,3 +197,23 @@ def test_values_the_column_cannot_hold_are_refused_naming_the_field(carrier: Ent
         )
     assert exc.value.code == "payload_tonnes_precision"
     assert Enterprise.objects.count() == 1 and Vehicle.objects.count() == 0
+
+
+def test_industry_codes_are_checked_wherever_they_are_entered(carrier: Enterprise) -> None:
+    from weifei.registry.services import enterprise_update, site_create
+
+    with pytest.raises(ApplicationError) as exc:
+        site_create(
+            actor=SYSTEM,
+            enterprise=carrier,
+            name="场",
+            address="地址",
+            region_key="220102",
+            roles=["carrier_base"],
+            industry_code="汽车",
+        )
+    assert exc.value.field == "industry_code"
+    with pytest.raises(ApplicationError) as exc:
+        enterprise_update(actor=SYSTEM, enterprise_id=carrier.id, industry_code="12345")
+    assert exc.value.field == "industry_code"
+    assert enterprise_update(actor=SYSTEM, enterprise_id=carrier.id, industry_code="5436").industry_code == "5436"
