@@ -716,6 +716,8 @@ CELLS: list[Cell] = [
         lambda w: f"{P}/{w.ids['plan_draft']}/lines/{w.ids['plan_line']}",
     ),
     api("post", f"{P}/{{plan_id}}/file", PLAN_WRITE, lambda w: f"{P}/{w.ids['plan_draft']}/file"),
+    # ledger stock: whoever sees the site (its unit's users, regulators over its region)
+    api("get", f"{P}/sites/{{site_id}}/stock", OWN_READ, lambda w: f"{P}/sites/{w.ids['site']}/stock"),
     api(
         "post",
         f"{P}/{{plan_id}}/change",

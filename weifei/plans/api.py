@@ -12,7 +12,7 @@ from ninja import Field, Query, Router, Schema, Status
 
 from weifei.accounts.auth import ACTOR_AUTH, request_actor
 
-from . import selectors, services
+from . import ledger, selectors, services
 from .models import ManagementPlan
 
 router = Router(tags=["plans"], auth=ACTOR_AUTH)
@@ -228,3 +228,23 @@ def review(request: HttpRequest, plan_id: int, payload: ReviewIn) -> dict[str, A
     selectors.plan_get(actor=actor, plan_id=plan_id)
     services.plan_review(actor=actor, plan_id=plan_id, accept=payload.accept, comment=payload.comment)
     return plan_detail(selectors.plan_get(actor=actor, plan_id=plan_id))
+
+
+class StockRow(Schema):
+    waste_code: str
+    generated: Decimal
+    stored_in: Decimal
+    stored_out: Decimal
+    self_treated: Decimal
+    sent_out: Decimal
+    stock: Decimal
+
+
+class StockIn(Schema):
+    at: dt.datetime | None = None
+
+
+@router.get("/sites/{site_id}/stock", response=list[StockRow])
+def site_stock(request: HttpRequest, site_id: int, filters: Query[StockIn]) -> list[dict[str, Any]]:
+    """The site's ledger stock per waste code as of ``at`` (default now), in tonnes (rule 12)."""
+    return ledger.site_stock(actor=request_actor(request), site_id=site_id, at=filters.at)

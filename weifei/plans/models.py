@@ -12,7 +12,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
-from weifei.registry.models import Enterprise, ManagementClass, Site
+from weifei.registry.models import Enterprise, Facility, ManagementClass, Site
 
 
 class Section(models.TextChoices):
@@ -134,3 +134,87 @@ class FilingCounter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.region_code}-{self.year}: {self.last_serial}"
+
+
+class LedgerEntry(models.Model):
+    """One record of the 管理台账 (HJ 1259 6.3, Annex B.1–B.5); never edited, corrected by reversal.
+
+    ``quantity_tonnes`` is signed: a reversing entry (``reversal_of``) carries the negative of the
+    entry it cancels and the same ``source``, so a batch's remaining quantity is its own net
+    quantity minus the sum of what entries sourced from it took (see ``ledger.batch_remaining``).
+    Rows are narrow and keyed by site and time (a province-year is of the order of a million rows).
+    """
+
+    class Kind(models.TextChoices):
+        GENERATED = "generated", "产生"
+        STORED_IN = "stored_in", "入库"
+        STORED_OUT = "stored_out", "出库"
+        SELF_TREATED = "self_treated", "自行利用/处置"
+        SENT_OUT = "sent_out", "委外利用/处置"
+
+    class Unit(models.TextChoices):
+        TONNE = "t", "吨"
+        KG = "kg", "千克"
+        LITRE = "L", "升"
+        CUBIC_METRE = "m3", "立方米"
+        PIECE = "piece", "件"
+
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="ledger_entries")
+    kind = models.CharField("记录类型", max_length=12, choices=Kind.choices)
+    batch_code = models.CharField("批次编码", max_length=24)
+    occurred_at = models.DateTimeField("时间")
+    waste_code = models.CharField("废物代码", max_length=10)
+    category = models.CharField("废物类别", max_length=4)
+    quantity_tonnes = models.DecimalField("数量（吨）", max_digits=14, decimal_places=6)
+    entered_quantity = models.DecimalField("填报数量", max_digits=14, decimal_places=6)
+    entered_unit = models.CharField("计量单位", max_length=5, choices=Unit.choices, default=Unit.TONNE)
+    # Density (t/m3) for L and m3; null for t, kg (exact) and pieces (tonnes given explicitly).
+    conversion_factor = models.DecimalField("密度（吨/立方米）", max_digits=12, decimal_places=6, null=True, blank=True)
+    container_code = models.CharField("容器/包装编码", max_length=40, null=True, blank=True)
+    container_type = models.CharField("容器/包装类型", max_length=40, blank=True)
+    facility = models.ForeignKey(Facility, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    source = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="consumers", verbose_name="来源批次"
+    )
+    handler = models.CharField("经办人", max_length=60, blank=True)
+    method_code = models.CharField("利用/处置方式代码", max_length=8, blank=True)
+    receiver_type = models.CharField("接收单位类型", max_length=10, choices=PlanLine.ReceiverType.choices, blank=True)
+    receiver = models.ForeignKey(Enterprise, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    receiver_name = models.CharField("接收单位名称", max_length=200, blank=True)
+    # The licence number (licensed), the exemption item (exempt) or the export approval number (abroad).
+    licence_number = models.CharField("许可证编号/豁免条目/出口核准通知单编号", max_length=60, blank=True)
+    reversal_of = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversed_by", verbose_name="冲销"
+    )
+    reason = models.CharField("原因", max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["site", "occurred_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["site", "batch_code"], name="uniq_ledger_batch_per_site"),
+        ]
+        indexes = [
+            models.Index(fields=["site", "waste_code", "occurred_at"], name="ledger_site_code_time"),
+            models.Index(fields=["site", "kind", "occurred_at"], name="ledger_site_kind_time"),
+        ]
+        verbose_name = "台账记录"
+        verbose_name_plural = "台账记录"
+
+    def __str__(self) -> str:
+        return f"{self.batch_code} {self.waste_code} {self.quantity_tonnes} t"
+
+
+class LedgerCounter(models.Model):
+    """The last batch sequence per site, prefix and day; locked (select_for_update) while numbering."""
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="+")
+    prefix = models.CharField(max_length=8)
+    day = models.DateField()
+    last_seq = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["site", "prefix", "day"], name="uniq_ledger_counter")]
+
+    def __str__(self) -> str:
+        return f"{self.site_id} {self.prefix}{self.day:%Y%m%d}: {self.last_seq}"

@@ -1,0 +1,590 @@
+"""管理台账 (HJ 1259—2022 6; Annex B.1–B.5): recording the chain 产生 → 入库 → 出库 → 自行/委外.
+
+Pure rules first (unit conversion, batch codes, remaining quantity, stock), then the services.
+Every service checks the actor (the site's enterprise's admins and members, or the system), runs
+in one transaction, locks the source batch while it checks what the batch still has, and records
+one event per entry on the enterprise's stream. History is never edited: ``ledger_reverse``
+appends a reversing entry (regulations §3.3; §13 rules 10, 12–16).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from weifei.catalog.models import DisposalMethod
+from weifei.catalog.validation import validate_waste_code
+from weifei.core.actors import Actor
+from weifei.core.errors import ApplicationError, NotFound
+from weifei.core.events import event_record
+from weifei.core.permissions import require_enterprise_member
+from weifei.registry.models import Enterprise, Facility, Licence, Site
+from weifei.registry.rules import licence_status_on
+from weifei.registry.selectors import site_get
+
+from .models import LedgerCounter, LedgerEntry, PlanLine
+
+Kind = LedgerEntry.Kind
+Unit = LedgerEntry.Unit
+Q6 = Decimal("0.000001")
+MAX_ENTRY_TONNES = Decimal(100_000)  # one container/batch; larger figures are typing errors
+
+# ---------------------------------------------------------------- pure rules
+
+# HJ 1259 Annex B notes (suggested, 可采用): prefix + YYYYMMDD + sequence.
+PREFIXES = {
+    Kind.GENERATED: "HWCS",
+    Kind.STORED_IN: "HWRK",
+    Kind.STORED_OUT: "HWCK",
+}
+SELF_PREFIXES = {"utilization": "HWZXLY", "disposal": "HWZXCZ", "other": "HWZXCZ"}
+SENT_PREFIXES = {"utilization": "HWWWLY", "disposal": "HWWWCZ", "other": "HWWWCZ"}
+EXPORT_PREFIXES = {"utilization": "HWCKLY", "disposal": "HWCKCZ", "other": "HWCKCZ"}
+
+# Rule 14: which record kinds each kind may take its waste from.
+ALLOWED_SOURCES: dict[str, tuple[str, ...]] = {
+    Kind.STORED_IN: (Kind.GENERATED,),
+    Kind.STORED_OUT: (Kind.STORED_IN,),
+    Kind.SELF_TREATED: (Kind.GENERATED, Kind.STORED_OUT),
+    Kind.SENT_OUT: (Kind.GENERATED, Kind.STORED_OUT),
+}
+
+
+def batch_code(prefix: str, day: dt.date, seq: int) -> str:
+    if not 1 <= seq <= 999:
+        raise ApplicationError(f"{prefix}{day:%Y%m%d} 当日批次已满 999 个", code="batch_seq_full", field="batch_code")
+    return f"{prefix}{day:%Y%m%d}{seq:03d}"
+
+
+def to_tonnes(
+    quantity: Decimal, unit: str, *, density: Decimal | None = None, tonnes: Decimal | None = None
+) -> tuple[Decimal, Decimal | None]:
+    """Rule 10: the stored figure is tonnes. t and kg convert exactly; L and m3 need the density
+    (t/m3) the user gives; pieces need the tonnes figure itself. Returns (tonnes, density used)."""
+    if quantity is None or quantity <= 0:
+        raise ApplicationError("数量应大于 0", code="quantity_not_positive", field="quantity")
+    if unit == Unit.TONNE:
+        result, factor = quantity, None
+    elif unit == Unit.KG:
+        result, factor = quantity / 1000, None
+    elif unit in (Unit.LITRE, Unit.CUBIC_METRE):
+        if density is None or density <= 0:
+            raise ApplicationError(
+                "按体积填报时请填写密度（吨/立方米）以换算为吨（§13 第10条）", code="density_required", field="density"
+            )
+        volume = quantity / 1000 if unit == Unit.LITRE else quantity
+        result, factor = volume * density, density
+    elif unit == Unit.PIECE:
+        if tonnes is None or tonnes <= 0:
+            raise ApplicationError("按件填报时请同时填写折算吨数（§13 第10条）", code="tonnes_required", field="tonnes")
+        result, factor = tonnes, None
+    else:
+        raise ApplicationError(f"计量单位 {unit} 不支持：应为 t、kg、L、m3 或件", code="unit_unknown", field="unit")
+    result = result.quantize(Q6, rounding=ROUND_HALF_UP)
+    if result <= 0:
+        raise ApplicationError("换算后的吨数为 0：请检查数量和单位", code="quantity_not_positive", field="quantity")
+    if result > MAX_ENTRY_TONNES:
+        raise ApplicationError(
+            f"单条记录超过 {MAX_ENTRY_TONNES} 吨，请检查数量和单位", code="quantity_too_large", field="quantity"
+        )
+    return result, factor
+
+
+def remaining(own_net: Decimal, taken: Iterable[Decimal]) -> Decimal:
+    """What a batch still has: its net quantity (itself plus its reversal) minus what entries
+    sourced from it took (their reversals, sourced from it too, give back)."""
+    return own_net - sum(taken, Decimal(0))
+
+
+@dataclass
+class CodeStock:
+    waste_code: str
+    generated: Decimal = Decimal(0)
+    stored_in: Decimal = Decimal(0)
+    stored_out: Decimal = Decimal(0)
+    self_treated: Decimal = Decimal(0)
+    sent_out: Decimal = Decimal(0)
+
+    @property
+    def stock(self) -> Decimal:
+        """Rule 12: stock = generated − self-treated − sent out (入库/出库 move waste within the site)."""
+        return self.generated - self.self_treated - self.sent_out
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "waste_code": self.waste_code,
+            "generated": self.generated,
+            "stored_in": self.stored_in,
+            "stored_out": self.stored_out,
+            "self_treated": self.self_treated,
+            "sent_out": self.sent_out,
+            "stock": self.stock,
+        }
+
+
+def stock_from_sums(rows: Iterable[tuple[str, str, Decimal]]) -> dict[str, CodeStock]:
+    """Fold (waste_code, kind, signed tonnes) sums into per-code stock figures."""
+    out: dict[str, CodeStock] = {}
+    for code, kind, tonnes in rows:
+        s = out.setdefault(code, CodeStock(code))
+        setattr(s, str(kind), getattr(s, str(kind)) + (tonnes or Decimal(0)))
+    return dict(sorted(out.items()))
+
+
+# ---------------------------------------------------------------- selectors
+
+
+def _site(site_id: int) -> Site:
+    site = Site.objects.select_related("enterprise", "region").filter(id=site_id).first()
+    if site is None:
+        raise NotFound("场所不存在", field="site")
+    return site
+
+
+def batch_remaining(entry: LedgerEntry) -> Decimal:
+    own = LedgerEntry.objects.filter(reversal_of=entry).aggregate(t=Sum("quantity_tonnes"))["t"] or Decimal(0)
+    taken = LedgerEntry.objects.filter(source=entry).aggregate(t=Sum("quantity_tonnes"))["t"] or Decimal(0)
+    return remaining(entry.quantity_tonnes + own, [taken])
+
+
+def _stock_rows(site_id: int, at: dt.datetime | None) -> dict[str, CodeStock]:
+    qs = LedgerEntry.objects.filter(site_id=site_id)
+    if at is not None:
+        qs = qs.filter(occurred_at__lte=at)
+    rows = qs.values_list("waste_code", "kind").annotate(t=Sum("quantity_tonnes")).order_by()
+    return stock_from_sums(rows)
+
+
+def site_stock(*, actor: Actor, site_id: int, at: dt.datetime | None = None) -> list[dict[str, Any]]:
+    """Per waste code, as of ``at`` (default now): the flows and the stock (rule 12). Who sees the
+    site (its enterprise, regulators over its region, the system) sees its stock; others get 404."""
+    site = site_get(actor=actor, site_id=site_id)
+    return [s.as_dict() for s in _stock_rows(site.id, at).values()]
+
+
+# ---------------------------------------------------------------- services
+
+
+def _now() -> dt.datetime:
+    return timezone.now()
+
+
+def _check_time(occurred_at: dt.datetime, source: LedgerEntry | None) -> dt.date:
+    if occurred_at is None or timezone.is_naive(occurred_at):
+        raise ApplicationError("时间须带时区", code="time_naive", field="occurred_at")
+    if occurred_at > _now():
+        raise ApplicationError("时间不能晚于现在：台账记录已发生的事实", code="time_in_future", field="occurred_at")
+    if source is not None and occurred_at < source.occurred_at:
+        raise ApplicationError(
+            f"时间早于来源批次 {source.batch_code} 的时间", code="time_before_source", field="occurred_at"
+        )
+    return timezone.localdate(occurred_at)
+
+
+def _next_code(site: Site, prefix: str, day: dt.date) -> str:
+    counter, _ = LedgerCounter.objects.select_for_update().get_or_create(site=site, prefix=prefix, day=day)
+    counter.last_seq += 1
+    counter.save(update_fields=["last_seq"])
+    return batch_code(prefix, day, counter.last_seq)
+
+
+def _facility(site: Site, facility_id: int | None, kinds: tuple[str, ...]) -> Facility | None:
+    if facility_id is None:
+        return None
+    facility = Facility.objects.filter(id=facility_id, site=site).first()
+    if facility is None:
+        raise ApplicationError("设施不属于本场所", code="facility_not_on_site", field="facility")
+    if facility.kind not in kinds:
+        raise ApplicationError(
+            f"设施 {facility.code} 的类型（{facility.get_kind_display()}）不适用于此记录",
+            code="facility_wrong_kind",
+            field="facility",
+        )
+    return facility
+
+
+def _method(code: str) -> DisposalMethod:
+    code = (code or "").strip()
+    if not code:
+        raise ApplicationError("请填写利用/处置方式代码", code="method_required", field="method_code")
+    method = DisposalMethod.objects.filter(code=code).first()
+    if method is None:
+        raise ApplicationError(f"利用/处置方式代码 {code} 不存在", code="method_unknown", field="method_code")
+    return method
+
+
+def _source_for_update(source_id: int, site: Site, kind: str) -> LedgerEntry:
+    src = LedgerEntry.objects.select_for_update().filter(id=source_id).first()
+    label = Kind(kind).label
+    if src is None or src.site_id != site.id:
+        raise ApplicationError(f"{label}记录的来源批次不存在或不属于本场所", code="source_missing", field="source")
+    allowed = ALLOWED_SOURCES[kind]
+    if src.kind not in allowed or src.reversal_of_id is not None:
+        names = "或".join(Kind(k).label for k in allowed)
+        raise ApplicationError(
+            f"{label}记录应引用{names}批次，{src.batch_code} 是{src.get_kind_display()}记录（§13 第14条）",
+            code="source_wrong_kind",
+            field="source",
+        )
+    return src
+
+
+def _take(src: LedgerEntry, tonnes: Decimal) -> None:
+    left = batch_remaining(src)
+    if tonnes > left:
+        raise ApplicationError(
+            f"数量 {tonnes} 吨超过来源批次 {src.batch_code} 的剩余量 {left} 吨",
+            code="quantity_exceeds_source",
+            field="quantity",
+        )
+
+
+def _actor_writes(actor: Actor, site: Site) -> None:
+    require_enterprise_member(actor, site.enterprise_id, action="记录危险废物管理台账")
+
+
+def _event(actor: Actor, entry: LedgerEntry, site: Site, kind: str, reason: str = "") -> None:
+    event_record(
+        subject=entry,
+        actor=actor,
+        kind=kind,
+        after={
+            "batch_code": entry.batch_code,
+            "kind": entry.kind,
+            "waste_code": entry.waste_code,
+            "quantity_tonnes": entry.quantity_tonnes,
+            "source": entry.source_id,
+            "reversal_of": entry.reversal_of_id,
+        },
+        reason=reason,
+        organisation=site.enterprise,
+    )
+
+
+def _create_downstream(
+    *,
+    actor: Actor,
+    site_id: int,
+    kind: str,
+    source_id: int,
+    occurred_at: dt.datetime,
+    quantity: Decimal,
+    unit: str,
+    density: Decimal | None,
+    tonnes: Decimal | None,
+    facility_kinds: tuple[str, ...],
+    facility_id: int | None,
+    handler: str,
+    prefix_for: Any,
+    extra: dict[str, Any],
+) -> LedgerEntry:
+    site = _site(site_id)
+    _actor_writes(actor, site)
+    src = _source_for_update(source_id, site, kind)
+    day = _check_time(occurred_at, src)
+    validate_waste_code(src.waste_code, on=day, field="waste_code")
+    quantity_t, factor = to_tonnes(quantity, unit, density=density, tonnes=tonnes)
+    _take(src, quantity_t)
+    facility = _facility(site, facility_id, facility_kinds)
+    entry = LedgerEntry.objects.create(
+        site=site,
+        kind=kind,
+        batch_code=_next_code(site, prefix_for, day),
+        occurred_at=occurred_at,
+        waste_code=src.waste_code,
+        category=src.category,
+        quantity_tonnes=quantity_t,
+        entered_quantity=quantity,
+        entered_unit=unit,
+        conversion_factor=factor,
+        container_code=src.container_code,
+        container_type=src.container_type,
+        facility=facility,
+        source=src,
+        handler=handler,
+        **extra,
+    )
+    _event(actor, entry, site, f"ledger.{kind}")
+    return entry
+
+
+@transaction.atomic
+def ledger_generate(
+    *,
+    actor: Actor,
+    site_id: int,
+    occurred_at: dt.datetime,
+    waste_code: str,
+    quantity: Decimal,
+    unit: str = Unit.TONNE,
+    density: Decimal | None = None,
+    tonnes: Decimal | None = None,
+    container_code: str | None = None,
+    container_type: str = "",
+    facility_id: int | None = None,
+    handler: str = "",
+    category: str | None = None,
+) -> LedgerEntry:
+    """产生 (B.1): one record per container or package (HJ 1259 6.2, rule 13)."""
+    site = _site(site_id)
+    _actor_writes(actor, site)
+    day = _check_time(occurred_at, None)
+    valid = validate_waste_code(waste_code, on=day, category=category)
+    quantity_t, factor = to_tonnes(quantity, unit, density=density, tonnes=tonnes)
+    facility = _facility(site, facility_id, (Facility.Kind.GENERATING,))
+    container_code = (container_code or "").strip() or None
+    if container_code is not None:
+        # One 产生 record per container (a reversed one frees the code): checked under the site's
+        # row lock, since a partial unique index could not tell reversed records apart.
+        Site.objects.select_for_update().filter(id=site.id).first()
+        taken = LedgerEntry.objects.filter(
+            site=site, kind=Kind.GENERATED, container_code=container_code, reversal_of__isnull=True
+        ).exclude(reversed_by__isnull=False)
+        if taken.exists():
+            raise ApplicationError(
+                f"容器/包装编码 {container_code} 已有产生记录：每个容器一条记录（HJ 1259 6.2）",
+                code="container_taken",
+                field="container_code",
+            )
+    entry = LedgerEntry.objects.create(
+        site=site,
+        kind=Kind.GENERATED,
+        batch_code=_next_code(site, PREFIXES[Kind.GENERATED], day),
+        occurred_at=occurred_at,
+        waste_code=valid.code,
+        category=valid.category,
+        quantity_tonnes=quantity_t,
+        entered_quantity=quantity,
+        entered_unit=unit,
+        conversion_factor=factor,
+        container_code=container_code,
+        container_type=container_type,
+        facility=facility,
+        handler=handler,
+    )
+    _event(actor, entry, site, "ledger.generated")
+    return entry
+
+
+@transaction.atomic
+def ledger_store_in(
+    *,
+    actor: Actor,
+    site_id: int,
+    source_id: int,
+    occurred_at: dt.datetime,
+    quantity: Decimal,
+    unit: str = Unit.TONNE,
+    density: Decimal | None = None,
+    tonnes: Decimal | None = None,
+    facility_id: int | None = None,
+    handler: str = "",
+) -> LedgerEntry:
+    """入库 (B.2): references a 产生 batch of the same site (rule 14); the code is the source's."""
+    return _create_downstream(
+        actor=actor, site_id=site_id, kind=Kind.STORED_IN, source_id=source_id, occurred_at=occurred_at,
+        quantity=quantity, unit=unit, density=density, tonnes=tonnes, facility_kinds=(Facility.Kind.STORAGE,),
+        facility_id=facility_id, handler=handler, prefix_for=PREFIXES[Kind.STORED_IN], extra={},
+    )  # fmt: skip
+
+
+@transaction.atomic
+def ledger_store_out(
+    *,
+    actor: Actor,
+    site_id: int,
+    source_id: int,
+    occurred_at: dt.datetime,
+    quantity: Decimal,
+    unit: str = Unit.TONNE,
+    density: Decimal | None = None,
+    tonnes: Decimal | None = None,
+    facility_id: int | None = None,
+    handler: str = "",
+) -> LedgerEntry:
+    """出库 (B.3): references an 入库 batch (rule 14)."""
+    return _create_downstream(
+        actor=actor, site_id=site_id, kind=Kind.STORED_OUT, source_id=source_id, occurred_at=occurred_at,
+        quantity=quantity, unit=unit, density=density, tonnes=tonnes, facility_kinds=(Facility.Kind.STORAGE,),
+        facility_id=facility_id, handler=handler, prefix_for=PREFIXES[Kind.STORED_OUT], extra={},
+    )  # fmt: skip
+
+
+@transaction.atomic
+def ledger_self_treat(
+    *,
+    actor: Actor,
+    site_id: int,
+    source_id: int,
+    occurred_at: dt.datetime,
+    quantity: Decimal,
+    method_code: str,
+    unit: str = Unit.TONNE,
+    density: Decimal | None = None,
+    tonnes: Decimal | None = None,
+    facility_id: int | None = None,
+    handler: str = "",
+) -> LedgerEntry:
+    """自行利用/处置 (B.4): references a 产生 or 出库 batch (rule 14), with the method code."""
+    method = _method(method_code)
+    return _create_downstream(
+        actor=actor, site_id=site_id, kind=Kind.SELF_TREATED, source_id=source_id, occurred_at=occurred_at,
+        quantity=quantity, unit=unit, density=density, tonnes=tonnes,
+        facility_kinds=(Facility.Kind.UTILIZATION, Facility.Kind.DISPOSAL), facility_id=facility_id,
+        handler=handler, prefix_for=SELF_PREFIXES[method.kind], extra={"method_code": method.code},
+    )  # fmt: skip
+
+
+def _check_receiver(
+    *, receiver_type: str, receiver: Enterprise | None, receiver_name: str, licence_number: str,
+    waste_code: str, category: str, on: dt.date,
+) -> tuple[str, str]:  # fmt: skip
+    """Rule 15: a receiver type plus a licence valid on the date covering the code or its category,
+    an exemption item, or (abroad) an export approval number. Returns (receiver name, number)."""
+    number = (licence_number or "").strip()
+    if receiver_type not in PlanLine.ReceiverType.values:
+        raise ApplicationError(
+            "请选择接收单位类型：经营许可证持有单位、豁免管理单位或境外单位（§13 第15条）",
+            code="receiver_type_required",
+            field="receiver_type",
+        )
+    if receiver_type == PlanLine.ReceiverType.LICENSED:
+        if receiver is None:
+            raise ApplicationError("请选择接收单位", code="receiver_required", field="receiver")
+        if not number:
+            raise ApplicationError(
+                "委外给持证单位须填写经营许可证编号（§13 第15条）", code="licence_required", field="licence_number"
+            )
+        licence = Licence.objects.filter(number=number).prefetch_related("scopes").first()
+        if licence is None or licence.holder_id != receiver.id:
+            raise ApplicationError(
+                f"许可证 {number} 不是接收单位 {receiver.name} 的许可证",
+                code="licence_not_receivers",
+                field="licence_number",
+            )
+        status = licence_status_on(
+            stored_status=licence.status, valid_from=licence.valid_from, valid_to=licence.valid_to, on=on
+        )
+        if status != "valid":
+            raise ApplicationError(
+                f"许可证 {number} 在 {on} 不在有效状态", code="licence_not_valid", field="licence_number"
+            )
+        if not any(
+            s.waste_code == waste_code or (not s.waste_code and s.category == category) for s in licence.scopes.all()
+        ):
+            raise ApplicationError(
+                f"许可证 {number} 的经营范围不含 {waste_code}（{category}）",
+                code="licence_not_covering",
+                field="licence_number",
+            )
+        return receiver.name, number
+    name = (receiver.name if receiver is not None else "") or receiver_name.strip()
+    if not name:
+        raise ApplicationError("请填写接收单位名称", code="receiver_required", field="receiver_name")
+    if not number:
+        what = "豁免条目" if receiver_type == PlanLine.ReceiverType.EXEMPT else "出口核准通知单编号"
+        raise ApplicationError(f"请填写{what}（§13 第15条）", code="licence_required", field="licence_number")
+    return name, number
+
+
+@transaction.atomic
+def ledger_send_out(
+    *,
+    actor: Actor,
+    site_id: int,
+    source_id: int,
+    occurred_at: dt.datetime,
+    quantity: Decimal,
+    method_code: str,
+    receiver_type: str,
+    receiver_id: int | None = None,
+    receiver_name: str = "",
+    licence_number: str = "",
+    unit: str = Unit.TONNE,
+    density: Decimal | None = None,
+    tonnes: Decimal | None = None,
+    handler: str = "",
+) -> LedgerEntry:
+    """委外利用/处置 (B.5): references a 产生 or 出库 batch; receiver and licence/exemption (rule 15)."""
+    _actor_writes(actor, _site(site_id))
+    method = _method(method_code)
+    receiver = Enterprise.objects.filter(id=receiver_id).first() if receiver_id is not None else None
+    if receiver_id is not None and receiver is None:
+        raise ApplicationError("接收单位不存在", code="receiver_missing", field="receiver")
+    src = LedgerEntry.objects.filter(id=source_id).first()
+    day = timezone.localdate(occurred_at) if occurred_at is not None and timezone.is_aware(occurred_at) else None
+    if src is not None and day is not None:
+        name, number = _check_receiver(
+            receiver_type=receiver_type, receiver=receiver, receiver_name=receiver_name,
+            licence_number=licence_number, waste_code=src.waste_code, category=src.category, on=day,
+        )  # fmt: skip
+    else:
+        name, number = receiver_name, licence_number  # the checks below refuse first
+    prefixes = EXPORT_PREFIXES if receiver_type == PlanLine.ReceiverType.ABROAD else SENT_PREFIXES
+    return _create_downstream(
+        actor=actor, site_id=site_id, kind=Kind.SENT_OUT, source_id=source_id, occurred_at=occurred_at,
+        quantity=quantity, unit=unit, density=density, tonnes=tonnes, facility_kinds=(), facility_id=None,
+        handler=handler, prefix_for=prefixes[method.kind],
+        extra={"method_code": method.code, "receiver_type": receiver_type, "receiver": receiver,
+               "receiver_name": name, "licence_number": number},
+    )  # fmt: skip
+
+
+@transaction.atomic
+def ledger_reverse(*, actor: Actor, entry_id: int, reason: str) -> LedgerEntry:
+    """Correct by a reversing entry (negative quantity, same source, same time) — never an edit.
+    Refused while later entries still hold waste taken from this one (reverse those first)."""
+    entry = LedgerEntry.objects.select_for_update().select_related("site__enterprise").filter(id=entry_id).first()
+    if entry is None:
+        raise NotFound("台账记录不存在", field="entry")
+    site = entry.site
+    _actor_writes(actor, site)
+    reason = (reason or "").strip()
+    if not reason:
+        raise ApplicationError("请填写冲销原因", code="reason_required", field="reason")
+    if entry.reversal_of_id is not None:
+        raise ApplicationError("冲销记录不能再冲销", code="reversal_of_reversal", field="entry")
+    if LedgerEntry.objects.filter(reversal_of=entry).exists():
+        raise ApplicationError(f"{entry.batch_code} 已冲销", code="already_reversed", field="entry")
+    if entry.source_id is not None:
+        LedgerEntry.objects.select_for_update().filter(id=entry.source_id).first()  # serialise with takers
+    taken = LedgerEntry.objects.filter(source=entry).aggregate(t=Sum("quantity_tonnes"))["t"] or Decimal(0)
+    if taken != 0:
+        raise ApplicationError(
+            f"{entry.batch_code} 已被后续记录引用 {taken} 吨：请先冲销后续记录",
+            code="entry_consumed",
+            field="entry",
+        )
+    reversal = LedgerEntry.objects.create(
+        site=site,
+        kind=entry.kind,
+        batch_code=f"{entry.batch_code}C"[:24],
+        occurred_at=entry.occurred_at,
+        waste_code=entry.waste_code,
+        category=entry.category,
+        quantity_tonnes=-entry.quantity_tonnes,
+        entered_quantity=-entry.entered_quantity,
+        entered_unit=entry.entered_unit,
+        conversion_factor=entry.conversion_factor,
+        container_code=entry.container_code,
+        container_type=entry.container_type,
+        facility_id=entry.facility_id,
+        source_id=entry.source_id,
+        handler=entry.handler,
+        method_code=entry.method_code,
+        receiver_type=entry.receiver_type,
+        receiver_id=entry.receiver_id,
+        receiver_name=entry.receiver_name,
+        licence_number=entry.licence_number,
+        reversal_of=entry,
+        reason=reason,
+    )
+    _event(actor, reversal, site, "ledger.reversed", reason=reason)
+    return reversal
