@@ -78,6 +78,9 @@ def test_register_verify_then_add_site_and_vehicle(
 
     # 2. The county regulator finds it in the queue and verifies it.
     _login(page, base, "nanguan", county_secret)
+    # The login lands on the dashboard; let its map finish loading before leaving the page
+    # (an aborted fetch would count as a failed request).
+    expect(page.locator("#map")).to_have_attribute("data-ready", "1")
     page.goto(f"{base}/registry/verification/")
     queue = page.get_by_test_id("verification-queue")
     expect(queue).to_contain_text("长春南关测试运输有限公司")
@@ -151,6 +154,7 @@ def test_regulator_browses_the_registry_with_filters_and_map(
         )
     base = live_server.url
     _login(page, base, site.regulator_username, site.regulator_totp_secret)
+    expect(page.locator("#map")).to_have_attribute("data-ready", "1")  # the dashboard, fully loaded
     page.goto(f"{base}/registry/")
     expect(page.get_by_test_id("registry-count")).to_contain_text("共 4 个单位")
     expect(page.get_by_test_id("registry-map")).to_have_attribute("data-ready", "1")

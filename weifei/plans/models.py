@@ -218,3 +218,49 @@ class LedgerCounter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.site_id} {self.prefix}{self.day:%Y%m%d}: {self.last_seq}"
+
+
+class Declaration(models.Model):
+    """申报 (固废法 第七十八条; HJ 1259 7): one per site, kind and period, generated from the ledger.
+
+    ``content`` holds the Annex C rows: ``{"rows": [{waste_code, category, opening, generated,
+    self_treated: {total, by_method}, sent_out: {total, by_receiver}, closing}]}`` in tonnes (strings).
+    """
+
+    class Kind(models.TextChoices):
+        MONTHLY = "monthly", "月度申报"
+        QUARTERLY = "quarterly", "季度申报"
+        ANNUAL = "annual", "年度申报"
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "草稿"
+        SUBMITTED = "submitted", "已申报"
+
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="declarations")
+    kind = models.CharField("申报类型", max_length=10, choices=Kind.choices)
+    period_start = models.DateField("申报期起")
+    period_end = models.DateField("申报期止")
+    due_on = models.DateField("申报截止日")
+    status = models.CharField("状态", max_length=10, choices=Status.choices, default=Status.DRAFT)
+    generated_at = models.DateTimeField("生成时间")
+    submitted_at = models.DateTimeField("申报时间", null=True, blank=True)
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    # The licensed operator declaring on the unit's behalf (HJ 1259 7.1.3); null when the unit declares.
+    declared_by_enterprise = models.ForeignKey(
+        Enterprise, null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name="代为申报单位"
+    )
+    late = models.BooleanField("逾期申报", default=False)
+    content = models.JSONField("申报内容", default=dict)
+
+    class Meta:
+        ordering = ["site", "-period_start", "kind"]
+        constraints = [
+            models.UniqueConstraint(fields=["site", "kind", "period_start"], name="uniq_declaration_per_period")
+        ]
+        verbose_name = "申报"
+        verbose_name_plural = "申报"
+
+    def __str__(self) -> str:
+        return f"{self.site_id} {self.kind} {self.period_start}"
