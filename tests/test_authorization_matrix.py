@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -23,6 +21,38 @@ from django.db import transaction
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from tests.authz import PARTS
+from tests.authz.base import (  # noqa: F401
+    ACTORS,
+    ALL,
+    ENTERPRISE_USERS,
+    LOGGED_IN,
+    NOBODY,
+    OWN_ADMIN,
+    OWN_MEMBERS,
+    OWN_READ,
+    OWN_WRITE,
+    PASSWORD,
+    PLAN_WRITE,
+    PREFECTURE_UP,
+    PROVINCE,
+    REG_SEE_HERE,
+    REG_WRITE,
+    REGULATORS,
+    TODAY,
+    Cell,
+    Check,
+    World,
+    _reload,
+    _to_login,
+    api,
+    changed,
+    has_id,
+    no_server_error,
+    ok_2xx,
+    page,
+    page_200,
+)
 from weifei.accounts.models import ApiToken, Invitation, Membership
 from weifei.accounts.services import (
     api_token_create,
@@ -39,48 +69,6 @@ from weifei.registry.models import Enterprise, Site, Vehicle
 from weifei.registry.registration import enterprise_self_register
 
 pytestmark = [pytest.mark.usefixtures("reference"), pytest.mark.django_db]
-
-ACTORS = (
-    "anonymous",
-    "other_member",
-    "own_admin",
-    "own_member",
-    "own_driver",
-    "own_reader",
-    "county_elsewhere",
-    "county_here",
-    "prefecture",
-    "province",
-    "liaison",
-)
-ALL = frozenset(ACTORS)
-LOGGED_IN = ALL - {"anonymous"}
-OWN_MEMBERS = frozenset({"own_admin", "own_member", "own_driver", "own_reader"})
-ENTERPRISE_USERS = OWN_MEMBERS | {"other_member"}
-REGULATORS = frozenset({"county_elsewhere", "county_here", "prefecture", "province", "liaison"})
-OWN_READ = OWN_MEMBERS | {"county_here", "prefecture", "province", "liaison"}
-OWN_WRITE = frozenset({"own_admin", "own_member", "county_here", "prefecture", "province"})
-REG_WRITE = frozenset({"county_here", "prefecture", "province"})
-PLAN_WRITE = frozenset({"own_admin", "own_member"})  # HJ 1259: the unit itself files its plan
-REG_SEE_HERE = REG_WRITE | {"liaison"}
-PREFECTURE_UP = frozenset({"prefecture", "province"})
-PROVINCE = frozenset({"province"})
-OWN_ADMIN = frozenset({"own_admin"})
-NOBODY: frozenset[str] = frozenset()
-PASSWORD = "matrix-Pa55word!"
-TODAY = dt.date.today()
-
-
-@dataclass
-class World:
-    users: dict[str, User]
-    own: Enterprise
-    other: Enterprise
-    pending: Enterprise
-    site: Site
-    vehicle_pending: Vehicle
-    ids: dict[str, int]
-    secrets: dict[str, str] = field(default_factory=dict)  # plaintexts (the invitation link's token)
 
 
 def _world() -> World:
@@ -277,7 +265,7 @@ def _world() -> World:
         "membership_admin": membership_ids["own_admin"],
         "membership_member": membership_ids["own_member"],
     }
-    return World(
+    world = World(
         users=users,
         own=own,
         other=other,
@@ -287,67 +275,9 @@ def _world() -> World:
         ids=ids,
         secrets={"invitation": invitation_token},
     )
-
-
-# ---- what a cell does ----------------------------------------------------------------------
-
-Check = Callable[[Any, World], bool]
-
-
-@dataclass
-class Cell:
-    method: str
-    route: str  # the URL pattern, as Django lists it (or the OpenAPI path for the API)
-    allowed: frozenset[str]
-    url: Callable[[World], str]
-    body: Callable[[World], Any] | None = None
-    ok: Check | None = None  # allowed ⇔ ok(response, world); default: a 2xx answer
-    form: bool = False
-
-
-def ok_2xx(response: Any, world: World) -> bool:
-    return 200 <= response.status_code < 300
-
-
-def has_id(key: str, field: str = "id", list_key: str | None = "items") -> Check:
-    def check(response: Any, world: World) -> bool:
-        if response.status_code != 200:
-            return False
-        data = response.json()
-        rows = data[list_key] if list_key else data
-        return any(row.get(field) == world.ids[key] for row in rows)
-
-    return check
-
-
-def page_200(response: Any, world: World) -> bool:
-    return response.status_code == 200
-
-
-def changed(predicate: Callable[[World], bool]) -> Check:
-    def check(response: Any, world: World) -> bool:
-        return response.status_code < 400 and not _to_login(response) and predicate(world)
-
-    return check
-
-
-def _to_login(response: Any) -> bool:
-    return response.status_code == 302 and response["Location"].startswith(("/login/", "/admin/login/"))
-
-
-def _reload(model: Any, pk: int) -> Any:
-    return model.objects.get(pk=pk)
-
-
-def api(
-    method: str,
-    path: str,
-    allowed: frozenset[str],
-    url: Callable[[World], str] | None = None,
-    body: Callable[[World], Any] | None = None,
-    ok: Check | None = None,
-) -> Cell:
-    return Cell(method, path, allowed, url or (lambda w, p=path: p), body, ok)
+    for part in PARTS:
+        part.extend(world)
+    return world
 
 
 R = "/api/v1/registry"
@@ -752,21 +682,6 @@ CELLS: list[Cell] = [
 ]
 
 
-def page(
-    method: str,
-    route: str,
-    allowed: frozenset[str],
-    url: Callable[[World], str] | str,
-    body: Callable[[World], Any] | None = None,
-    ok: Check | None = page_200,
-) -> Cell:
-    return Cell(method, route, allowed, url if callable(url) else (lambda w, u=url: u), body, ok, form=True)
-
-
-def no_server_error(response: Any, world: World) -> bool:
-    return response.status_code < 500
-
-
 PAGES: list[Cell] = [
     page("get", "", ALL, "/"),
     page("get", "login/", ALL, "/login/", ok=lambda r, w: r.status_code in (200, 302)),
@@ -957,6 +872,10 @@ PAGES: list[Cell] = [
     ),
     page("get", "plans/<int:plan_id>/receipt/", OWN_READ, lambda w: f"/plans/{w.ids['plan_filed']}/receipt/"),
 ]
+for _part in PARTS:
+    CELLS += [c for c in _part.CELLS if c.route.startswith("/")]
+    PAGES += [c for c in _part.CELLS if not c.route.startswith("/")]
+
 # Not authorization surfaces of their own: the API root (ninja's 404 for the bare prefix) and
 # the Django admin (read-only, staff only — checked separately below).
 UNLISTED_ROUTES = {"api/v1/"}

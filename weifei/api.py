@@ -87,6 +87,11 @@ def _register_routers() -> None:
     from weifei.core.api import router as core_router
     from weifei.exchange.api import router as exchange_router
     from weifei.plans.api import router as plans_router
+    from weifei.plans.api_declarations import router as declarations_router
+    from weifei.plans.api_labels import router as labels_router
+    from weifei.plans.api_ledger import router as ledger_router
+    from weifei.plans.api_ledger_files import router as ledger_files_router
+    from weifei.plans.api_stock import router as stock_router
     from weifei.registry.api import router as registry_router
     from weifei.web.api import router as web_router
 
@@ -97,6 +102,11 @@ def _register_routers() -> None:
     api.add_router("/registry/", registry_router)
     api.add_router("/exchange/", exchange_router)
     api.add_router("/plans/", plans_router)
+    api.add_router("/ledger/", ledger_router)
+    api.add_router("/ledger-files/", ledger_files_router)
+    api.add_router("/stock/", stock_router)
+    api.add_router("/labels/", labels_router)
+    api.add_router("/declarations/", declarations_router)
 
 
 _register_routers()

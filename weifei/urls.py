@@ -13,6 +13,7 @@ urlpatterns = [
     path("account/", include("weifei.accounts.urls")),
     path("registry/", include("weifei.registry.urls")),
     path("plans/", include("weifei.plans.urls")),
+    path("labels/", include("weifei.plans.urls_labels")),
     path("", include("weifei.web.urls")),
 ]
 

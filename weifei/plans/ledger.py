@@ -29,7 +29,8 @@ from weifei.registry.models import Enterprise, Facility, Licence, Site
 from weifei.registry.rules import licence_status_on
 from weifei.registry.selectors import site_get
 
-from .models import LedgerCounter, LedgerEntry, PlanLine
+from .labels import LABEL_CODE_LENGTH, SEQ_MAX, label_code_build, label_code_parse
+from .models import LabelCounter, LedgerCounter, LedgerEntry, PlanLine
 
 Kind = LedgerEntry.Kind
 Unit = LedgerEntry.Unit
@@ -195,6 +196,45 @@ def _next_code(site: Site, prefix: str, day: dt.date) -> str:
     return batch_code(prefix, day, counter.last_seq)
 
 
+def _label_allocate(site: Site, waste_code: str, day: dt.date) -> str:
+    """The next 数字识别码 of the site's unit for this waste code and day (counter row locked)."""
+    counter, _ = LabelCounter.objects.select_for_update().get_or_create(
+        enterprise_id=site.enterprise_id, waste_code=waste_code, day=day
+    )
+    if counter.last_seq >= SEQ_MAX:
+        raise ApplicationError(
+            f"{day} 废物代码 {waste_code} 的标签顺序码已用完（每日最多 {SEQ_MAX} 个）",
+            code="label_seq_full",
+            field="container_code",
+        )
+    counter.last_seq += 1
+    counter.save(update_fields=["last_seq"])
+    return label_code_build(
+        credit_code=site.enterprise.credit_code, waste_code=waste_code, on=day, seq=counter.last_seq, today=day
+    )
+
+
+def _label_matches(code: str, site: Site, waste_code: str, day: dt.date) -> None:
+    """Rule 17: a label code given for a 产生 record is this unit's, for this waste code and date."""
+    parsed = label_code_parse(code, field="container_code")
+    if parsed.credit_code != site.enterprise.credit_code:
+        raise ApplicationError(
+            "数字识别码第 1 段（统一社会信用代码）不是本单位的代码", code="label_not_own", field="container_code"
+        )
+    if parsed.waste_code != waste_code:
+        raise ApplicationError(
+            f"数字识别码中的废物代码 {parsed.waste_code} 与台账记录的 {waste_code} 不一致（§13 第17条）",
+            code="label_waste_code_mismatch",
+            field="container_code",
+        )
+    if parsed.date != day:
+        raise ApplicationError(
+            f"数字识别码中的日期 {parsed.date} 与产生日期 {day} 不一致",
+            code="label_date_mismatch",
+            field="container_code",
+        )
+
+
 def _facility(site: Site, facility_id: int | None, kinds: tuple[str, ...]) -> Facility | None:
     if facility_id is None:
         return None
@@ -306,6 +346,9 @@ def _create_downstream(
         conversion_factor=factor,
         container_code=src.container_code,
         container_type=src.container_type,
+        container_count=src.container_count,
+        container_litres=src.container_litres,
+        common_name=src.common_name,
         facility=facility,
         source=src,
         handler=handler,
@@ -331,15 +374,35 @@ def ledger_generate(
     facility_id: int | None = None,
     handler: str = "",
     category: str | None = None,
+    label: bool = False,
+    container_litres: Decimal | None = None,
+    container_count: int = 1,
+    common_name: str = "",
+    destination: str = "",
 ) -> LedgerEntry:
-    """产生 (B.1): one record per container or package (HJ 1259 6.2, rule 13)."""
+    """产生 (B.1): one record per container or package (HJ 1259 6.2, rule 13).
+
+    With ``label=True`` and no container code, the container gets a new HJ 1276 数字识别码 (unit's
+    credit code + waste code + the record's date + the next sequence of that unit, code and day).
+    A container code of label length must be a valid label code of this unit and this waste code on
+    this record's date (rule 17: the label's waste code always equals the ledger's)."""
     site = _site(site_id)
     _actor_writes(actor, site)
     day = _check_time(occurred_at, None)
     valid = validate_waste_code(waste_code, on=day, category=category)
     quantity_t, factor = to_tonnes(quantity, unit, density=density, tonnes=tonnes)
     facility = _facility(site, facility_id, (Facility.Kind.GENERATING,))
-    container_code = (container_code or "").strip() or None
+    container_code = (container_code or "").strip().upper() or None
+    if container_litres is not None and not (Decimal(0) < container_litres <= Decimal(100_000)):
+        raise ApplicationError(
+            "容器容积应大于 0 且不超过 100000 升", code="container_litres_range", field="container_litres"
+        )
+    if not 1 <= container_count <= 10_000:
+        raise ApplicationError("容器/包装数量应为 1–10000", code="container_count_range", field="container_count")
+    if container_code is None and label:
+        container_code = _label_allocate(site, valid.code, day)
+    elif container_code is not None and len(container_code) == LABEL_CODE_LENGTH:
+        _label_matches(container_code, site, valid.code, day)
     if container_code is not None:
         # One 产生 record per container (a reversed one frees the code): checked under the site's
         # row lock, since a partial unique index could not tell reversed records apart.
@@ -366,6 +429,10 @@ def ledger_generate(
         conversion_factor=factor,
         container_code=container_code,
         container_type=container_type,
+        container_count=container_count,
+        container_litres=container_litres,
+        common_name=common_name.strip()[:100],
+        destination=destination.strip()[:100],
         facility=facility,
         handler=handler,
     )
@@ -408,12 +475,14 @@ def ledger_store_out(
     tonnes: Decimal | None = None,
     facility_id: int | None = None,
     handler: str = "",
+    destination: str = "",
 ) -> LedgerEntry:
-    """出库 (B.3): references an 入库 batch (rule 14)."""
+    """出库 (B.3): references an 入库 batch (rule 14); 去向 optional."""
     return _create_downstream(
         actor=actor, site_id=site_id, kind=Kind.STORED_OUT, source_id=source_id, occurred_at=occurred_at,
         quantity=quantity, unit=unit, density=density, tonnes=tonnes, facility_kinds=(Facility.Kind.STORAGE,),
-        facility_id=facility_id, handler=handler, prefix_for=PREFIXES[Kind.STORED_OUT], extra={},
+        facility_id=facility_id, handler=handler, prefix_for=PREFIXES[Kind.STORED_OUT],
+        extra={"destination": destination.strip()[:100]},
     )  # fmt: skip
 
 
@@ -431,14 +500,24 @@ def ledger_self_treat(
     tonnes: Decimal | None = None,
     facility_id: int | None = None,
     handler: str = "",
+    finished_at: dt.datetime | None = None,
 ) -> LedgerEntry:
-    """自行利用/处置 (B.4): references a 产生 or 出库 batch (rule 14), with the method code."""
+    """自行利用/处置 (B.4): references a 产生 or 出库 batch (rule 14), with the method code and,
+    when known, the time utilization/disposal finished (完毕时间, not before the record's time)."""
     method = _method(method_code)
+    if finished_at is not None:
+        if timezone.is_naive(finished_at):
+            raise ApplicationError("完毕时间须带时区", code="time_naive", field="finished_at")
+        if occurred_at is not None and timezone.is_aware(occurred_at) and finished_at < occurred_at:
+            raise ApplicationError("完毕时间不能早于记录时间", code="finished_before_start", field="finished_at")
+        if finished_at > _now():
+            raise ApplicationError("完毕时间不能晚于现在", code="time_in_future", field="finished_at")
     return _create_downstream(
         actor=actor, site_id=site_id, kind=Kind.SELF_TREATED, source_id=source_id, occurred_at=occurred_at,
         quantity=quantity, unit=unit, density=density, tonnes=tonnes,
         facility_kinds=(Facility.Kind.UTILIZATION, Facility.Kind.DISPOSAL), facility_id=facility_id,
-        handler=handler, prefix_for=SELF_PREFIXES[method.kind], extra={"method_code": method.code},
+        handler=handler, prefix_for=SELF_PREFIXES[method.kind],
+        extra={"method_code": method.code, "finished_at": finished_at},
     )  # fmt: skip
 
 
@@ -575,6 +654,11 @@ def ledger_reverse(*, actor: Actor, entry_id: int, reason: str) -> LedgerEntry:
         conversion_factor=entry.conversion_factor,
         container_code=entry.container_code,
         container_type=entry.container_type,
+        container_count=entry.container_count,
+        container_litres=entry.container_litres,
+        common_name=entry.common_name,
+        destination=entry.destination,
+        finished_at=entry.finished_at,
         facility_id=entry.facility_id,
         source_id=entry.source_id,
         handler=entry.handler,

@@ -172,6 +172,12 @@ class LedgerEntry(models.Model):
     conversion_factor = models.DecimalField("密度（吨/立方米）", max_digits=12, decimal_places=6, null=True, blank=True)
     container_code = models.CharField("容器/包装编码", max_length=40, null=True, blank=True)
     container_type = models.CharField("容器/包装类型", max_length=40, blank=True)
+    container_count = models.PositiveIntegerField("容器/包装数量", default=1)
+    # The container's volume in litres, which sets the HJ 1276 label size (100/150/200 mm).
+    container_litres = models.DecimalField("容器容积（升）", max_digits=10, decimal_places=2, null=True, blank=True)
+    common_name = models.CharField("废物俗称", max_length=100, blank=True)
+    destination = models.CharField("去向", max_length=100, blank=True)  # B.1/B.3 去向
+    finished_at = models.DateTimeField("完毕时间", null=True, blank=True)  # B.4 利用/处置完毕时间
     facility = models.ForeignKey(Facility, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     source = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="consumers", verbose_name="来源批次"
@@ -197,6 +203,7 @@ class LedgerEntry(models.Model):
         indexes = [
             models.Index(fields=["site", "waste_code", "occurred_at"], name="ledger_site_code_time"),
             models.Index(fields=["site", "kind", "occurred_at"], name="ledger_site_kind_time"),
+            models.Index(fields=["container_code"], name="ledger_container"),
         ]
         verbose_name = "台账记录"
         verbose_name_plural = "台账记录"
@@ -218,6 +225,23 @@ class LedgerCounter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.site_id} {self.prefix}{self.day:%Y%m%d}: {self.last_seq}"
+
+
+class LabelCounter(models.Model):
+    """The last HJ 1276 label sequence (segment 4) per unit, waste code and day; locked while numbering."""
+
+    enterprise = models.ForeignKey(Enterprise, on_delete=models.CASCADE, related_name="+")
+    waste_code = models.CharField(max_length=10)
+    day = models.DateField()
+    last_seq = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["enterprise", "waste_code", "day"], name="uniq_label_counter"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.enterprise_id} {self.waste_code} {self.day}: {self.last_seq}"
 
 
 class Declaration(models.Model):
@@ -253,6 +277,10 @@ class Declaration(models.Model):
     )
     late = models.BooleanField("逾期申报", default=False)
     content = models.JSONField("申报内容", default=dict)
+    # 更正: a submitted declaration corrected after a ledger reversal; earlier submissions are kept
+    # as DeclarationRevision rows.
+    revision = models.PositiveIntegerField("更正次数", default=0)
+    corrected_at = models.DateTimeField("更正时间", null=True, blank=True)
 
     class Meta:
         ordering = ["site", "-period_start", "kind"]
@@ -264,3 +292,65 @@ class Declaration(models.Model):
 
     def __str__(self) -> str:
         return f"{self.site_id} {self.kind} {self.period_start}"
+
+
+class DeclarationRevision(models.Model):
+    """A submitted declaration as it was before a correction (更正): frozen, never edited."""
+
+    declaration = models.ForeignKey(Declaration, on_delete=models.PROTECT, related_name="revisions")
+    revision = models.PositiveIntegerField()
+    content = models.JSONField()
+    submitted_at = models.DateTimeField()
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    declared_by_enterprise = models.ForeignKey(
+        Enterprise, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    late = models.BooleanField(default=False)
+    reason = models.CharField("更正原因", max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["declaration", "revision"]
+        constraints = [
+            models.UniqueConstraint(fields=["declaration", "revision"], name="uniq_declaration_revision"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.declaration_id} r{self.revision}"
+
+
+class DeclarationMandate(models.Model):
+    """委托申报 (HJ 1259 7.1.3): a unit authorises a licensed operator, or a third party approved by
+    the local ecology-environment bureau, to declare on its behalf for a period."""
+
+    class Basis(models.TextChoices):
+        LICENSED = "licensed", "持证经营单位"
+        APPROVED = "approved", "生态环境部门认可的第三方"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "待认可"
+        ACTIVE = "active", "有效"
+        REVOKED = "revoked", "已撤销"
+
+    unit = models.ForeignKey(Enterprise, on_delete=models.PROTECT, related_name="declaration_mandates")
+    agent = models.ForeignKey(Enterprise, on_delete=models.PROTECT, related_name="declaration_agencies")
+    basis = models.CharField("依据", max_length=10, choices=Basis.choices)
+    status = models.CharField("状态", max_length=10, choices=Status.choices, default=Status.PENDING)
+    valid_from = models.DateField("委托起")
+    valid_to = models.DateField("委托止")
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    approved_at = models.DateTimeField("认可时间", null=True, blank=True)
+    revoked_at = models.DateTimeField("撤销时间", null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["unit", "-valid_from"]
+        verbose_name = "委托申报"
+        verbose_name_plural = "委托申报"
+
+    def __str__(self) -> str:
+        return f"{self.unit_id} → {self.agent_id} ({self.status})"

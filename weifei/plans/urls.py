@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from . import views
 
@@ -14,4 +14,9 @@ urlpatterns = [
     path("<int:plan_id>/change/", views.plan_change, name="change"),
     path("<int:plan_id>/review/", views.plan_review, name="review"),
     path("<int:plan_id>/receipt/", views.receipt, name="receipt"),
+    path("ledger/", include("weifei.plans.urls_ledger")),
+    path("ledger/files/", include("weifei.plans.urls_ledger_files")),
+    path("stock/", include("weifei.plans.urls_stock")),
+    path("declarations/", include("weifei.plans.urls_declarations")),
+    path("print/", include("weifei.plans.urls_print")),
 ]

@@ -377,3 +377,44 @@ def test_batch_day_is_shanghai_date(w: W) -> None:
     late = _gen(w, "1", at=dt.datetime(2026, 3, 1, 15, 30, tzinfo=dt.UTC))  # 23:30 in Changchun
     early = _gen(w, "1", at=dt.datetime(2026, 3, 1, 16, 30, tzinfo=dt.UTC))  # 00:30 the next day
     assert (late.batch_code, early.batch_code) == ("HWCS20260301001", "HWCS20260302001")
+
+
+# ---------------------------------------------------------------- labels on 产生 records (rule 17)
+
+
+@pytest.mark.django_db
+def test_generate_with_label_allocates_codes_per_unit_code_and_day(w: W) -> None:
+    admin = w.actors["admin"]
+    first = ledger.ledger_generate(actor=admin, site_id=w.site.id, occurred_at=T0, waste_code=CODE,
+                                   quantity=Decimal("0.2"), label=True, container_litres=Decimal(200))  # fmt: skip
+    second = ledger.ledger_generate(actor=admin, site_id=w.site.id, occurred_at=T0, waste_code=CODE,
+                                    quantity=Decimal("0.2"), label=True)  # fmt: skip
+    other_code = ledger.ledger_generate(actor=admin, site_id=w.site.id, occurred_at=T0, waste_code=CODE2,
+                                        quantity=Decimal("0.2"), label=True)  # fmt: skip
+    assert first.container_code == "91350100M000100Y43" + "90024908" + "20260301" + "001"
+    assert second.container_code == "91350100M000100Y43" + "90024908" + "20260301" + "002"
+    assert other_code.container_code == "91350100M000100Y43" + "90004149" + "20260301" + "001"
+    assert first.container_litres == Decimal(200)
+    # downstream records carry the container's code
+    stored = ledger.ledger_store_in(actor=admin, site_id=w.site.id, source_id=first.id,
+                                    occurred_at=T0 + dt.timedelta(hours=1), quantity=Decimal("0.2"))  # fmt: skip
+    assert stored.container_code == first.container_code
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("code", "rule"),
+    [
+        ("91350100M000100Y43" + "90004149" + "20260301" + "001", "label_waste_code_mismatch"),
+        ("91130200699229617X" + "90024908" + "20260301" + "001", "label_not_own"),
+        ("91350100M000100Y43" + "90024908" + "20260302" + "001", "label_date_mismatch"),
+        ("91350100M000100Y44" + "90024908" + "20260301" + "001", "credit_code_checksum"),
+    ],
+)
+def test_generate_refuses_a_label_code_that_does_not_match(w: W, code: str, rule: str) -> None:
+    with pytest.raises(ApplicationError) as exc:
+        ledger.ledger_generate(actor=w.actors["admin"], site_id=w.site.id, occurred_at=T0, waste_code=CODE,
+                               quantity=Decimal("0.2"), container_code=code)  # fmt: skip
+    assert exc.value.code == rule
+    assert exc.value.field == "container_code"
+    assert not LedgerEntry.objects.exists()

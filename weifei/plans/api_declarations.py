@@ -1,0 +1,9 @@
+"""API of this capability; mounted in `weifei/api.py`."""
+
+from __future__ import annotations
+
+from ninja import Router
+
+from weifei.accounts.auth import ACTOR_AUTH
+
+router = Router(tags=["declarations"], auth=ACTOR_AUTH)
