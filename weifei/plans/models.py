@@ -354,3 +354,34 @@ class DeclarationMandate(models.Model):
 
     def __str__(self) -> str:
         return f"{self.unit_id} → {self.agent_id} ({self.status})"
+
+
+class Finding(models.Model):
+    """A supervision finding raised by a rule sweep on a unit's obligations (missing or late
+    declarations and plans, storage over time or over capacity). One per (rule, site, key): raising
+    again is a no-op, so sweeps are idempotent. The alerts capability builds on these rows."""
+
+    class Severity(models.TextChoices):
+        WARNING = "warning", "预警"
+        VIOLATION = "violation", "违规"
+
+    rule = models.CharField("规则", max_length=40)
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="findings")
+    enterprise = models.ForeignKey(Enterprise, on_delete=models.PROTECT, related_name="+")
+    # What the finding is about within the site: a period ("monthly:2026-01-01"), a container code…
+    key = models.CharField("对象", max_length=80)
+    severity = models.CharField("级别", max_length=10, choices=Severity.choices)
+    message = models.CharField("说明", max_length=300)
+    details = models.JSONField(default=dict)
+    raised_at = models.DateTimeField("发现时间")
+    resolved_at = models.DateTimeField("消除时间", null=True, blank=True)
+
+    class Meta:
+        ordering = ["-raised_at"]
+        constraints = [models.UniqueConstraint(fields=["rule", "site", "key"], name="uniq_finding")]
+        indexes = [models.Index(fields=["enterprise", "resolved_at"], name="finding_open_by_unit")]
+        verbose_name = "监管发现"
+        verbose_name_plural = "监管发现"
+
+    def __str__(self) -> str:
+        return f"{self.rule} {self.site_id} {self.key}"
