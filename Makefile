@@ -34,7 +34,7 @@ lint: setup
 	$(BIN)/ruff format --check .
 
 typecheck: setup
-	$(BIN)/mypy weifei
+	$(BIN)/mypy weifei tests
 
 check: lint typecheck test
 

@@ -27,7 +27,7 @@ if str(REPO) not in sys.path:  # ``python bench/run.py`` puts bench/, not the re
 
 from bench import bulk_import, catalog_search  # noqa: E402
 
-BENCHMARKS = ("catalog", "import", "all")
+BENCHMARKS = ("catalog", "import", "all", "stock", "ledger-import")
 
 
 def _env(name: str, default: str) -> str:
@@ -84,6 +84,14 @@ def main(argv: list[str] | None = None) -> int:
     name = args.pop(0) if args and args[0] in BENCHMARKS else "catalog"
     if name == "import":
         return bulk_import.main(bulk_import.parse_args(args))
+    if name == "ledger-import":  # bench/ledger_import.py: a province-year of ledger rows through the bulk path
+        from bench import ledger_import
+
+        return ledger_import.main(ledger_import.parse_args(args))
+    if name == "stock":  # bench/stock.py: stock of a site with 100,000 containers (PostgreSQL)
+        from bench import stock
+
+        return stock.main(stock.parse_args(args))
     if name == "all":
         if args:
             raise SystemExit("bench/run.py all takes no options (run the benchmarks one by one to set them)")

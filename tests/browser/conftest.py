@@ -81,9 +81,18 @@ def page(chromium: Any, traffic: Traffic) -> Iterator[Any]:
     page = context.new_page()
     page.on("request", lambda r: traffic.requests.append(r.url))
     page.on("requestfailed", lambda r: traffic.failed.append(f"{r.url} {r.failure}"))
-    page.on("response", lambda r: r.status >= 500 and traffic.server_errors.append(f"{r.status} {r.url}"))
+
+    def on_response(r: Any) -> None:
+        if r.status >= 500:
+            traffic.server_errors.append(f"{r.status} {r.url}")
+
+    def on_console(m: Any) -> None:
+        if m.type == "error":
+            traffic.console_errors.append(m.text)
+
+    page.on("response", on_response)
     page.on("pageerror", lambda e: traffic.js_errors.append(str(e)))
-    page.on("console", lambda m: m.type == "error" and traffic.console_errors.append(m.text))
+    page.on("console", on_console)
     yield page
     context.close()
     assert traffic.requests, "the page made no requests"

@@ -86,6 +86,12 @@ class RejectNulMiddleware:
         if any(token in raw_query for token in (b"\x00", b"%00")):
             return True
         if request.method in ("POST", "PUT", "PATCH"):
+            if request.content_type == "multipart/form-data":
+                # Uploaded files are binary (an .xlsx is a zip full of NUL bytes) and are parsed by
+                # their own readers; the form fields and file names are text and checked here.
+                texts = [v for values in request.POST.lists() for v in [values[0], *values[1]]]
+                texts += [f.name or "" for files in request.FILES.lists() for f in files[1]]
+                return any("\x00" in t for t in texts)
             body = request.body.lower()
             return any(token in body for token in _NUL_ESCAPES)
         return False

@@ -47,6 +47,10 @@ def _cell(spec: FieldSpec, value: Any) -> Any:
         return "; ".join(f"{name}={tonnes}" for name, tonnes in value.items())
     if spec.kind == DECIMAL:
         return str(value)
+    if spec.kind == "json":
+        import json
+
+        return json.dumps(value, ensure_ascii=False, default=str)
     if isinstance(value, str) and spec.kind == "date":
         return dt.date.fromisoformat(value)
     return value

@@ -16,7 +16,10 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from decimal import Decimal
 from typing import IO, Any
 
+from django.utils import timezone
+
 from weifei.core.actors import Actor
+from weifei.plans.models import Declaration, LedgerEntry, ManagementPlan
 from weifei.registry import selectors
 from weifei.registry.models import Contract, Driver, Enterprise, Facility, Licence, Site, Vehicle
 from weifei.registry.services import ROLE_FIELDS
@@ -158,6 +161,101 @@ def contract_record(c: Contract) -> dict[str, Any]:
     }
 
 
+def _dt(value: dt.datetime | None) -> str | None:
+    return None if value is None else timezone.localtime(value).isoformat()
+
+
+def _site_ref(site: Site) -> dict[str, Any]:
+    return {"enterprise": site.enterprise.credit_code, "site": site.name}
+
+
+def plan_record(p: ManagementPlan) -> dict[str, Any]:
+    lines = [
+        {
+            "section": line.section,
+            "waste_code": line.waste_code,
+            "waste_name": line.waste_name,
+            "tonnes": _d(line.tonnes),
+            "facility_code": line.facility_code,
+            "method_code": line.method_code,
+            "measures": line.measures,
+            "transfer_type": line.transfer_type,
+            "receiver_type": line.receiver_type,
+            "receiver": line.receiver.credit_code if line.receiver else None,
+            "receiver_name": line.receiver_name,
+            "licence_number": line.licence_number,
+        }
+        for line in p.lines.all()
+    ]
+    return {
+        **_head("plan"),
+        **_site_ref(p.site),
+        "year": p.year,
+        "version": p.version,
+        "status": p.status,
+        "management_class": p.management_class,
+        "filing_number": p.filing_number,
+        "filed_at": _dt(p.filed_at),
+        "content": p.content,
+        "lines": lines,
+    }
+
+
+def ledger_entry_record(e: LedgerEntry) -> dict[str, Any]:
+    return {
+        **_head("ledger_entry"),
+        **_site_ref(e.site),
+        "kind": e.kind,
+        "batch_code": e.batch_code,
+        "occurred_at": _dt(e.occurred_at),
+        "source_batch": e.source.batch_code if e.source else None,
+        "waste_code": e.waste_code,
+        "category": e.category,
+        "common_name": e.common_name,
+        "quantity": _d(e.entered_quantity),
+        "unit": e.entered_unit,
+        "density": _d(e.conversion_factor),
+        "tonnes": _d(e.quantity_tonnes),
+        "container_code": e.container_code,
+        "container_type": e.container_type,
+        "container_count": e.container_count,
+        "container_litres": _d(e.container_litres),
+        "facility": e.facility.code if e.facility else None,
+        "handler": e.handler,
+        "destination": e.destination,
+        "method_code": e.method_code,
+        "finished_at": _dt(e.finished_at),
+        "receiver_type": e.receiver_type,
+        "receiver": e.receiver.credit_code if e.receiver else e.receiver_name,
+        "licence_number": e.licence_number,
+        "reversal_of": e.reversal_of.batch_code if e.reversal_of else None,
+        "reason": e.reason,
+    }
+
+
+def declaration_record(d: Declaration) -> dict[str, Any]:
+    return {
+        **_head("declaration"),
+        **_site_ref(d.site),
+        "kind": d.kind,
+        "period_start": _date(d.period_start),
+        "period_end": _date(d.period_end),
+        "due_on": _date(d.due_on),
+        "status": d.status,
+        "generated_at": _dt(d.generated_at),
+        "submitted_at": _dt(d.submitted_at),
+        "late": d.late,
+        "revision": d.revision,
+        "content": d.content,
+    }
+
+
+def _of_visible_sites(model: Any, actor: Actor) -> Any:
+    return model.objects.filter(site__in=selectors.sites_visible(actor=actor).values("id")).select_related(
+        "site__enterprise"
+    )
+
+
 SOURCES: dict[str, tuple[Callable[[Actor], Any], Callable[[Any], dict[str, Any]]]] = {
     "enterprise": (
         lambda actor: selectors.enterprises_visible(actor=actor).order_by("credit_code"),
@@ -180,6 +278,30 @@ SOURCES: dict[str, tuple[Callable[[Actor], Any], Callable[[Any], dict[str, Any]]
     "contract": (
         lambda actor: selectors.contracts_visible(actor=actor).order_by("party_a__credit_code", "number"),
         contract_record,
+    ),
+    "plan": (
+        lambda actor: (
+            _of_visible_sites(ManagementPlan, actor)
+            .prefetch_related("lines__receiver")
+            .order_by("site__enterprise__credit_code", "site_id", "year")
+        ),
+        plan_record,
+    ),
+    # Per site in time order (a source always comes before the records taking from it), the
+    # order the bulk ledger import checks them in.
+    "ledger_entry": (
+        lambda actor: (
+            _of_visible_sites(LedgerEntry, actor)
+            .select_related("source", "facility", "receiver", "reversal_of")
+            .order_by("site__enterprise__credit_code", "site_id", "occurred_at", "id")
+        ),
+        ledger_entry_record,
+    ),
+    "declaration": (
+        lambda actor: _of_visible_sites(Declaration, actor).order_by(
+            "site__enterprise__credit_code", "site_id", "period_start", "kind"
+        ),
+        declaration_record,
     ),
 }
 

@@ -38,6 +38,9 @@ from weifei.core.actors import Actor
 from weifei.core.bulk_events import EventEntry, events_record_bulk
 from weifei.core.errors import ApplicationError, PermissionDenied
 from weifei.core.permissions import require_kind, require_regulator_over
+from weifei.plans import ledger
+from weifei.plans.ledger_bulk import LedgerRow, ledger_bulk_import
+from weifei.plans.models import LedgerEntry
 from weifei.registry import rules, selectors
 from weifei.registry.models import Contract, Driver, Enterprise, Facility, Licence, Site, Vehicle, Verification
 from weifei.registry.services import (
@@ -386,6 +389,18 @@ class Importer:
         "vehicle": lambda v: _upper(v.get("plate")) or None,
         "driver": lambda v: _key_text(v.get("certificate_number")) or None,
         "contract": lambda v: (_upper(v.get("party_a")), _key_text(v.get("number"))) if v.get("number") else None,
+        "plan": lambda v: (_upper(v.get("enterprise")), _key_text(v.get("site")), v.get("year")),
+        "ledger_entry": lambda v: (
+            (_upper(v.get("enterprise")), _key_text(v.get("site")), _key_text(v.get("batch_code")))
+            if v.get("batch_code")
+            else None
+        ),
+        "declaration": lambda v: (
+            _upper(v.get("enterprise")),
+            _key_text(v.get("site")),
+            v.get("kind"),
+            v.get("period_start"),
+        ),
     }
     KEY_FIELD = {
         "enterprise": "credit_code",
@@ -395,6 +410,9 @@ class Importer:
         "vehicle": "plate",
         "driver": "certificate_number",
         "contract": "number",
+        "plan": "year",
+        "ledger_entry": "batch_code",
+        "declaration": "period_start",
     }
 
     def _keys(self, by_type: dict[str, list[Record]]) -> None:
@@ -435,6 +453,7 @@ class Importer:
             ("vehicle", ("carrier",)),
             ("driver", ("carrier",)),
             ("contract", ("party_a", "party_b")),
+            ("ledger_entry", ("enterprise",)),
         ):
             for record in by_type.get(name, []):
                 codes.update(_upper(record.values.get(f)) for f in fields)
@@ -443,7 +462,7 @@ class Importer:
         self.visible = self._visible_ids(e.pk for e in self.db_enterprises.values())
         ids = [e.pk for e in self.db_enterprises.values()]
         self.db_sites: dict[tuple[str, str], Site] = {}
-        if by_type.get("site") or by_type.get("facility"):
+        if by_type.get("site") or by_type.get("facility") or by_type.get("ledger_entry"):
             for i in range(0, len(ids), CHUNK):
                 for site in Site.objects.filter(enterprise_id__in=ids[i : i + CHUNK]).select_related(
                     "enterprise__region", "region"
@@ -1051,6 +1070,120 @@ class Importer:
 
     # -- writing -------------------------------------------------------------------------------
 
+    # -- management plans, ledger entries, declarations ---------------------------------------
+
+    def _check_plan(self, records: list[Record]) -> None:
+        for record in records:
+            self._problem(
+                record, None, "import_not_supported", "数据交换格式 v1 只导出管理计划，不导入；请在系统中填报和备案"
+            )
+
+    def _check_declaration(self, records: list[Record]) -> None:
+        for record in records:
+            self._problem(
+                record, None, "import_not_supported", "数据交换格式 v1 只导出申报，不导入；申报由台账生成并由单位提交"
+            )
+
+    def _check_ledger_entry(self, records: list[Record]) -> None:
+        """The site and, for a batch already recorded, whether it is the same record (unchanged)
+        or a different one (refused). The ledger's rules run at write time in ``ledger_bulk``,
+        once the sites of this file have their ids; a record whose site has an error is left out."""
+        existing: dict[tuple[int, Any], LedgerEntry] = {}
+        by_site: dict[int, list[str]] = defaultdict(list)
+        for record in records:
+            for name in ("batch_code", "source_batch", "reversal_of"):  # upper case, as the services write them
+                if isinstance(record.values.get(name), str):
+                    record.values[name] = record.values[name].upper()
+            key = (_upper(record.values.get("enterprise")), _key_text(record.values.get("site")))
+            site = self._site_ref(record, key)
+            if site is None:
+                continue
+            if site.pk is not None and record.values.get("batch_code"):
+                by_site[site.pk].append(record.values["batch_code"])
+            self.ops["ledger_entry"].append(_Op(record, site))
+        for site_id, codes in by_site.items():
+            for i in range(0, len(codes), CHUNK):
+                for entry in LedgerEntry.objects.filter(site_id=site_id, batch_code__in=codes[i : i + CHUNK]):
+                    existing[(site_id, entry.batch_code)] = entry
+        kept: list[_Op] = []
+        for op in self.ops["ledger_entry"]:
+            v = op.record.values
+            found = existing.get((op.obj.pk, v.get("batch_code"))) if op.obj.pk is not None else None
+            if found is None:
+                if v.get("reversal_of"):
+                    self._problem(
+                        op.record, "reversal_of", "reversal_not_supported", "冲销记录不能导入：请在系统中冲销原记录"
+                    )
+                    continue
+                kept.append(op)
+                continue
+            tonnes = v.get("tonnes")
+            if tonnes is None or (v.get("unit") or "t") != "piece":
+                try:
+                    tonnes = ledger.to_tonnes(v["quantity"], v.get("unit") or "t", density=v.get("density"))[0]
+                except ApplicationError:
+                    tonnes = None
+            given = (v.get("kind"), v.get("waste_code") or found.waste_code, v.get("occurred_at"), tonnes)
+            stored = (found.kind, found.waste_code, found.occurred_at, found.quantity_tonnes)
+            if given == stored:
+                self.report.unchanged["ledger_entry"] += 1
+            else:
+                self._problem(
+                    op.record,
+                    "batch_code",
+                    "change_not_supported",
+                    f"台账批次 {found.batch_code} 已存在且内容不同；台账记录不能修改，请在系统中冲销后重新记录",
+                )
+        self.ops["ledger_entry"] = kept
+
+    def _write_ledger(self) -> None:
+        ops = self.ops["ledger_entry"]
+        if not ops:
+            return
+        rows = []
+        for index, op in enumerate(ops):
+            v = op.record.values
+            rows.append(
+                LedgerRow(
+                    row=index,
+                    kind=v.get("kind") or "",
+                    occurred_at=v.get("occurred_at"),
+                    quantity=v.get("quantity"),
+                    site_id=op.obj.pk,
+                    unit=v.get("unit") or "t",
+                    density=v.get("density"),
+                    tonnes=v.get("tonnes"),
+                    waste_code=v.get("waste_code") or "",
+                    category=v.get("category") or "",
+                    batch_code=v.get("batch_code") or "",
+                    source_batch=v.get("source_batch") or "",
+                    container_code=v.get("container_code") or "",
+                    container_type=v.get("container_type") or "",
+                    container_count=v.get("container_count") or 1,
+                    container_litres=v.get("container_litres"),
+                    common_name=v.get("common_name") or "",
+                    destination=v.get("destination") or "",
+                    facility_code=v.get("facility") or "",
+                    handler=v.get("handler") or "",
+                    method_code=v.get("method_code") or "",
+                    finished_at=v.get("finished_at"),
+                    receiver_type=v.get("receiver_type") or "",
+                    receiver_name=v.get("receiver") or "",
+                    licence_number=v.get("licence_number") or "",
+                )
+            )
+        try:
+            result = ledger_bulk_import(actor=self.actor, rows=rows, file_name="数据交换导入")
+        except ApplicationError as exc:  # no right to write one of the sites' ledgers
+            self._error(ops[0].record, exc)
+            return
+        for error in result.errors:
+            field_name = {"site": "site", "facility": "facility", "source": "source_batch"}.get(
+                error.field, error.field
+            )
+            self._problem(ops[error.row].record, field_name or None, error.code, error.message)
+        self.report.created["ledger_entry"] += result.imported
+
     def _service(self, op: _Op, service: Callable[..., Any], **kwargs: Any) -> Any:
         """One service call in a savepoint; a refusal becomes a problem of the record's line."""
         try:
@@ -1155,6 +1288,7 @@ class Importer:
             )
             if contract is not None:
                 self.report.created["contract"] += 1
+        self._write_ledger()
 
     def _write_sites(self) -> None:
         """New sites in bulk with their class computed as ``site_class_refresh`` would right after

@@ -24,6 +24,7 @@ from weifei.registry.services import ScopeIn
 FORMAT_VERSION = 1
 
 TEXT, DATE, DECIMAL, LIST, BOOL, SCOPES, AGGREGATES = "text", "date", "decimal", "list", "bool", "scopes", "aggregates"
+DATETIME, INT, JSON = "datetime", "int", "json"
 KIND_NAMES = {
     TEXT: "文本",
     DATE: "日期 YYYY-MM-DD",
@@ -32,6 +33,9 @@ KIND_NAMES = {
     BOOL: "true / false",
     SCOPES: "核准范围列表",
     AGGREGATES: "共用设施规模",
+    DATETIME: "时间 ISO 8601（带时区，如 2026-03-01T09:00:00+08:00）",
+    INT: "整数",
+    JSON: "JSON 对象或数组",
 }
 # Excel cells hold lists as text separated by commas, 顿号, semicolons or spaces.
 LIST_SPLIT = re.compile(r"[,，、;；\s]+")
@@ -268,9 +272,103 @@ CONTRACT = RecordType(
     ),
 )
 
+SITE_REF = (
+    Field("enterprise", "所属单位信用代码", required=True, max_length=18),
+    Field("site", "场所名称", required=True, max_length=200, rule="本文件或本系统中已有的场所"),
+)
+
+PLAN = RecordType(
+    "plan",
+    "管理计划",
+    "(enterprise, site, year)",
+    (
+        *SITE_REF,
+        Field("year", "计划年度", INT, required=True),
+        Field("version", "版本", INT),
+        Field("status", "状态", max_length=10, rule="draft 草稿、filed 已备案、returned 已退回、accepted 审核通过"),
+        Field("management_class", "管理类别", max_length=12),
+        Field("filing_number", "备案编号", max_length=20),
+        Field("filed_at", "备案时间", DATETIME),
+        Field("content", "A.1/A.2 内容", JSON),
+        Field(
+            "lines",
+            "A.3–A.7 明细",
+            JSON,
+            rule="[{section, waste_code, waste_name, tonnes, facility_code, method_code, measures, transfer_type, "
+            "receiver_type, receiver, receiver_name, licence_number}]；v1 只导出，导入时报告 import_not_supported",
+        ),
+    ),
+)
+
+LEDGER_ENTRY = RecordType(
+    "ledger_entry",
+    "台账记录",
+    "(enterprise, site, batch_code)",
+    (
+        *SITE_REF,
+        Field(
+            "kind",
+            "记录类型",
+            required=True,
+            max_length=12,
+            rule="generated 产生、stored_in 入库、stored_out 出库、self_treated 自行利用/处置、sent_out 委外利用/处置",
+        ),
+        Field("batch_code", "批次编码", max_length=24, rule="同一场所内不重复；省略则按 HJ 1259 附录B 建议格式编号"),
+        Field("occurred_at", "时间", DATETIME, required=True, rule="不晚于现在，不早于来源批次"),
+        Field(
+            "source_batch", "来源批次编码", max_length=24, rule="同一场所、本文件中在前或系统中已有的批次（§13 第14条）"
+        ),
+        Field(
+            "waste_code", "废物代码", max_length=10, rule="产生记录必填，在记录日期施行的名录中；其他记录沿用来源批次"
+        ),
+        Field("category", "废物类别", max_length=4),
+        Field("common_name", "废物俗称", max_length=100),
+        Field("quantity", "填报数量", DECIMAL, required=True, digits=(14, 6), rule="> 0"),
+        Field("unit", "计量单位", max_length=5, rule="t（缺省）、kg、L、m3、piece"),
+        Field("density", "密度（吨/立方米）", DECIMAL, digits=(12, 6), rule="L、m3 必填"),
+        Field("tonnes", "折合吨数", DECIMAL, digits=(14, 6), rule="piece 必填；其他单位由数量换算"),
+        Field(
+            "container_code", "容器/包装编码", max_length=40, rule="产生：每个容器一条记录；37 位数字识别码须为本单位的"
+        ),
+        Field("container_type", "容器/包装类型", max_length=40),
+        Field("container_count", "容器/包装数量", INT),
+        Field("container_litres", "容器容积（升）", DECIMAL, digits=(10, 2)),
+        Field("facility", "设施编码", max_length=22, rule="本场所的产生、贮存或利用/处置设施"),
+        Field("handler", "经办人", max_length=60),
+        Field("destination", "去向", max_length=100),
+        Field("method_code", "利用/处置方式代码", max_length=8, rule="自行、委外必填"),
+        Field("finished_at", "完毕时间", DATETIME),
+        Field("receiver_type", "接收单位类型", max_length=10, rule="licensed、exempt、abroad（委外必填）"),
+        Field("receiver", "接收单位", max_length=200, rule="信用代码或名称"),
+        Field("licence_number", "许可证编号/豁免条目/出口核准通知单编号", max_length=60, rule="委外必填（§13 第15条）"),
+        Field("reversal_of", "冲销的批次编码", max_length=24, rule="只导出；导入冲销记录须在系统中办理"),
+        Field("reason", "冲销原因", max_length=300),
+    ),
+)
+
+DECLARATION = RecordType(
+    "declaration",
+    "申报",
+    "(enterprise, site, kind, period_start)",
+    (
+        *SITE_REF,
+        Field("kind", "申报类型", required=True, max_length=10, rule="monthly、quarterly、annual"),
+        Field("period_start", "申报期起", DATE, required=True),
+        Field("period_end", "申报期止", DATE),
+        Field("due_on", "申报截止日", DATE),
+        Field("status", "状态", max_length=10, rule="draft 草稿、submitted 已申报"),
+        Field("generated_at", "生成时间", DATETIME),
+        Field("submitted_at", "申报时间", DATETIME),
+        Field("late", "逾期申报", BOOL),
+        Field("revision", "更正次数", INT),
+        Field("content", "申报内容", JSON, rule="附录C 各行（吨）；v1 只导出，导入时报告 import_not_supported"),
+    ),
+)
+
 RECORD_TYPES: dict[str, RecordType] = {
-    t.name: t for t in (ENTERPRISE, SITE, FACILITY, LICENCE, VEHICLE, DRIVER, CONTRACT)
+    t.name: t for t in (ENTERPRISE, SITE, FACILITY, LICENCE, VEHICLE, DRIVER, CONTRACT, PLAN, LEDGER_ENTRY, DECLARATION)
 }  # in dependency order: a record refers only to types before it
+IMPORT_ONLY_EXPORTED = ("plan", "declaration")  # v1 exports these; importing them is refused per record
 
 
 # --------------------------------------------------------------------------------------------
@@ -491,7 +589,54 @@ def _aggregates(f: Field, value: Any, *, excel: bool) -> dict[str, Decimal]:
     return out
 
 
+def _datetime(f: Field, value: Any, *, excel: bool) -> dt.datetime:
+    if excel and isinstance(value, dt.datetime):
+        parsed = value
+    elif isinstance(value, str):
+        try:
+            parsed = dt.datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise ShapeError(f.name, "datetime_format", f"{f.label}应为 ISO 8601 时间，不是 {_shown(value)}") from None
+    else:
+        raise ShapeError(f.name, "datetime_format", f"{f.label}应为 ISO 8601 时间，不是 {_shown(value)}")
+    if parsed.tzinfo is None:
+        if not excel:
+            raise ShapeError(f.name, "datetime_naive", f"{f.label}须带时区（如 +08:00）")
+        from django.utils import timezone
+
+        parsed = parsed.replace(tzinfo=timezone.get_current_timezone())  # Excel cells hold Beijing time
+    return parsed
+
+
+def _int(f: Field, value: Any, *, excel: bool) -> int:
+    if isinstance(value, bool):
+        raise ShapeError(f.name, "type_int", f"{f.label}应为整数，不是 {_shown(value)}")
+    if isinstance(value, int):
+        return value
+    if excel and isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and re.fullmatch(r"-?\d{1,9}", value.strip()):
+        return int(value.strip())
+    raise ShapeError(f.name, "type_int", f"{f.label}应为整数，不是 {_shown(value)}")
+
+
+def _json(f: Field, value: Any, *, excel: bool) -> Any:
+    if excel and isinstance(value, str):
+        import json
+
+        try:
+            return json.loads(value, parse_float=Decimal)
+        except ValueError:
+            raise ShapeError(f.name, "json_invalid", f"{f.label}应为 JSON") from None
+    if isinstance(value, dict | list):
+        return value
+    raise ShapeError(f.name, "type_json", f"{f.label}应为 JSON 对象或数组，不是 {_shown(value)}")
+
+
 READERS = {
+    DATETIME: _datetime,
+    INT: _int,
+    JSON: _json,
     TEXT: _text,
     DATE: _date,
     DECIMAL: _decimal,

@@ -1,6 +1,8 @@
 """HJ 1276—2022 hazardous-waste labels: the 数字识别码, the label size and the label PDF.
 
-Pure functions, no models: containers and the ledger link come later (docs/labels.md).
+The code, size and PDF parts are pure functions. The last part links labels to the ledger: the
+label of a labelled 产生 record, a container's state and history (the verification page), the
+records to print in a batch (docs/labels.md).
 
 Sources: regulations.md §5 and §13 rules 17–18; manifest-form.md §5. The code has 4
 segments and 37 characters (CONFIRMED, secondary source shwanyun.com); the segment
@@ -18,14 +20,19 @@ from typing import NamedTuple
 
 import segno
 from django.conf import settings
+from django.db.models import QuerySet
 from django.utils import timezone
 from fpdf import FPDF
 from PIL import Image
 
 from weifei.catalog.models import HAZARD_CHARACTERISTICS
 from weifei.catalog.validation import validate_waste_code
-from weifei.core.errors import ApplicationError
+from weifei.core.actors import Actor
+from weifei.core.errors import ApplicationError, NotFound
 from weifei.core.identifiers import validate_credit_code
+from weifei.core.models import Event
+
+from .models import LedgerEntry
 
 # UNCONFIRMED segment lengths (HJ 1276—2022 附录A not obtained; regulations.md §5,
 # manifest-form.md §5). 18 (统一社会信用代码) + 8 (废物代码 without hyphens) + 8 (YYYYMMDD)
@@ -378,17 +385,25 @@ class _Layout:
         return y
 
 
-def _document(first: LabelData) -> FPDF:
-    pdf = FPDF(unit="mm", format=(first.width_mm, first.height_mm))
-    pdf.set_auto_page_break(False)
-    pdf.set_margins(0, 0, 0)
+def pdf_fonts_register(pdf: FPDF) -> None:
+    """Noto Sans SC Regular/Bold as family ``noto`` (``settings.PDF_FONT_DIR``), and the
+    document-wide metadata every weifei PDF carries (creator, producer, ``/Lang zh-CN``).
+
+    fpdf2 embeds only the glyphs used (subset TrueType, /FontFile2). Other printed documents
+    (the plan receipt) call this too, so the fonts come from one place."""
     font_dir = settings.PDF_FONT_DIR
-    # fpdf2 embeds only the glyphs used (subset TrueType, /FontFile2).
     pdf.add_font("noto", "", str(font_dir / FONT_REGULAR))
     pdf.add_font("noto", "B", str(font_dir / FONT_BOLD))
     pdf.set_creator("weifei")
     pdf.set_producer("weifei")
     pdf.set_lang("zh-CN")
+
+
+def _document(first: LabelData) -> FPDF:
+    pdf = FPDF(unit="mm", format=(first.width_mm, first.height_mm))
+    pdf.set_auto_page_break(False)
+    pdf.set_margins(0, 0, 0)
+    pdf_fonts_register(pdf)
     return pdf
 
 
@@ -434,3 +449,312 @@ def labels_pdf(labels: Sequence[LabelData]) -> bytes:
     for label in labels:
         _page(pdf, label)
     return bytes(pdf.output())
+
+
+# --- containers: the label of a ledger 产生 record ---------------------------------------------
+#
+# A labelled container is a 产生 record (HJ 1259 6.2: one record per container) whose
+# ``container_code`` is the label code; 入库/出库/自行/委外 records taken from it carry the same
+# code, and a reversal carries the code of the record it cancels. Reads below take the actor.
+
+# The label size when the ledger does not know the volume: a volume in the 150 × 150 row.
+UNKNOWN_VOLUME_LITRES = Decimal(200)
+MAX_PRINT_LABELS = 500  # one batch PDF; about 16 ms a page
+
+
+def label_weight(entry: LedgerEntry) -> tuple[Decimal, str]:
+    """The 废物重量 printed: the figure as entered when it was a weight (kg or t), else the tonnes."""
+    if entry.entered_unit in ("kg", "t"):
+        return abs(Decimal(entry.entered_quantity)).normalize(), str(entry.entered_unit)
+    return abs(Decimal(entry.quantity_tonnes)).normalize(), "t"
+
+
+def label_size_for(entry: LedgerEntry) -> LabelSize:
+    return label_size_mm(entry.container_litres or UNKNOWN_VOLUME_LITRES)
+
+
+def label_data_from_entry(entry: LedgerEntry, *, base_url: str) -> LabelData:
+    """The label of a labelled 产生 record: the code, the catalogue's name and hazards for the
+    code's date, the unit (name, contact) of the record's site, the common name, the weight as
+    entered and the size from the container volume (150 × 150 mm when unknown).
+
+    The ledger does not hold 废物形态, 主要成分, 有害成分 or 注意事项; they print as "—". For a
+    waste found hazardous by identification (900-000-xx) the hazards come from the report, which
+    the ledger does not hold either: the label says so in 备注."""
+    if entry.kind != LedgerEntry.Kind.GENERATED or not entry.container_code:
+        raise ApplicationError(
+            f"台账记录 {entry.batch_code} 不是贴标签的产生记录", code="entry_not_labelled", field="entry_ids"
+        )
+    enterprise = entry.site.enterprise
+    identified = entry.waste_code.startswith("900-000-")
+    weight, unit = label_weight(entry)
+    return label_data_build(
+        code=entry.container_code,
+        base_url=base_url,
+        container_litres=entry.container_litres or UNKNOWN_VOLUME_LITRES,
+        common_name=entry.common_name or ("经鉴别的危险废物" if identified else ""),
+        form="",
+        main_components="",
+        harmful_components="",
+        precautions="",
+        unit_name=enterprise.name,
+        contact_person=enterprise.contact_name,
+        contact_phone=enterprise.contact_phone,
+        weight=weight,
+        weight_unit=unit,
+        remarks="危险特性见鉴别报告" if identified else "",
+        hazards=() if identified else None,
+    )
+
+
+def label_pages(entries: Sequence[LedgerEntry], *, base_url: str) -> list[LabelData]:
+    """The pages to print for these 产生 records: one label each, two for containers over 450 L
+    (labels on two opposite sides, regulations §5)."""
+    pages: list[LabelData] = []
+    for entry in entries:
+        data = label_data_from_entry(entry, base_url=base_url)
+        pages += [data] * label_size_for(entry).sides
+    return pages
+
+
+@dataclass(frozen=True)
+class ContainerState:
+    key: str  # generated / stored / stored_out / self_treated / sent_out / reversed
+    name: str
+    tonnes: Decimal
+    detail: str = ""
+
+    @property
+    def tonnes_text(self) -> str:
+        return f"{self.tonnes.normalize():f}"
+
+
+STATE_NAMES = {
+    "generated": "在产生点",
+    "stored": "在库",
+    "stored_out": "已出库",
+    "self_treated": "已自行利用处置",
+    "sent_out": "已委外",
+    "reversed": "已冲销",
+}
+
+
+@dataclass
+class Container:
+    """What a label code stands for: the label (public), the container's state (public) and,
+    for those who see the site, its whole ledger history."""
+
+    label: LabelCode
+    generated: LedgerEntry  # the live 产生 record, or the last reversed one
+    chain: list[LedgerEntry]  # the records of this container (from ``generated``), oldest first
+    entries: list[LedgerEntry]  # every record carrying the code at the site (reused codes too)
+    states: list[ContainerState]
+    reversed: bool
+    warnings: list[str]
+    can_see_site: bool
+    waste_name: str = ""
+    category_name: str = ""
+    hazards: tuple[str, ...] = ()
+
+    @property
+    def hazard_text(self) -> str:
+        ordered = [h for h in HAZARD_ORDER if h in self.hazards]
+        return "、".join(f"{h} {HAZARD_CHARACTERISTICS[h]}" for h in ordered)
+
+    @property
+    def weight(self) -> tuple[Decimal, str]:
+        return label_weight(self.generated)
+
+    @property
+    def segments(self) -> list[tuple[str, str]]:
+        """The code split into its HJ 1276 segments: (segment name, characters)."""
+        out, start = [], 0
+        code = self.label.code
+        for _, name, length in LABEL_CODE_SEGMENTS:
+            out.append((name, code[start : start + length]))
+            start += length
+        return out
+
+
+def container_states(chain: Sequence[LedgerEntry], generated: LedgerEntry) -> list[ContainerState]:
+    """Where the container's waste is now, from its records (pure): what each live record still
+    holds (its net quantity minus what later records took), grouped by stage and place.
+
+    Reversals are records too: a reversing record has the negative quantity and the same source,
+    so sums over ``source`` give back what a reversed record had taken."""
+    reversed_ids = {e.reversal_of_id for e in chain if e.reversal_of_id is not None}
+    if generated.id in reversed_ids:
+        return [ContainerState("reversed", STATE_NAMES["reversed"], abs(generated.quantity_tonnes))]
+    own: dict[int, Decimal] = {}
+    taken: dict[int, Decimal] = {}
+    for e in chain:
+        if e.reversal_of_id is not None:
+            own[e.reversal_of_id] = own.get(e.reversal_of_id, Decimal(0)) + e.quantity_tonnes
+        if e.source_id is not None:
+            taken[e.source_id] = taken.get(e.source_id, Decimal(0)) + e.quantity_tonnes
+    grouped: dict[tuple[str, str], Decimal] = {}
+    kinds = LedgerEntry.Kind
+    for e in chain:
+        if e.reversal_of_id is not None or e.id in reversed_ids:
+            continue
+        net = e.quantity_tonnes + own.get(e.id, Decimal(0))
+        left = net - taken.get(e.id, Decimal(0))
+        if e.kind == kinds.GENERATED:
+            key, detail, amount = "generated", "", left
+        elif e.kind == kinds.STORED_IN:
+            key, detail, amount = "stored", e.facility.name if e.facility else "", left
+        elif e.kind == kinds.STORED_OUT:
+            key, detail, amount = "stored_out", e.destination, left
+        elif e.kind == kinds.SELF_TREATED:
+            key, detail, amount = "self_treated", e.method_code, net
+        else:
+            key, detail, amount = "sent_out", e.receiver_name, net
+        if amount > 0:
+            grouped[(key, detail)] = grouped.get((key, detail), Decimal(0)) + amount
+    order = list(STATE_NAMES)
+    return [
+        ContainerState(key, STATE_NAMES[key], tonnes, detail)
+        for (key, detail), tonnes in sorted(grouped.items(), key=lambda kv: order.index(kv[0][0]))
+    ]
+
+
+def container_get(*, actor: Actor, code: str, today: dt.date | None = None) -> Container:
+    """The container labelled ``code`` (normalised: NFKC, upper case). A malformed code raises the
+    segment's ``ApplicationError`` (400); an unknown one ``NotFound`` ("未找到该标签").
+
+    Anyone may read what the printed label shows and the container's state (the QR code is on
+    the drum for whoever handles it: 托运人/承运人 at loading, rule 25). Those who see the site
+    (its unit's members, regulators over its region) also get the records and their events."""
+    from weifei.registry.selectors import sites_visible
+
+    label = label_code_parse(code, today=today)
+    candidates = list(
+        LedgerEntry.objects.filter(
+            container_code=label.code, kind=LedgerEntry.Kind.GENERATED, reversal_of__isnull=True
+        ).order_by("-occurred_at", "-id")
+    )
+    if not candidates:
+        raise NotFound("未找到该标签", code="label_unknown", field="label_code")
+    at_site = list(
+        LedgerEntry.objects.filter(container_code=label.code, site_id__in={c.site_id for c in candidates})
+        .select_related("site__enterprise", "site__region", "facility", "source", "receiver")
+        .order_by("id")
+    )
+    reversed_ids = {e.reversal_of_id for e in at_site if e.reversal_of_id is not None}
+    live = [c for c in candidates if c.id not in reversed_ids]
+    first = (live or candidates)[0]
+    generated = next(e for e in at_site if e.id == first.id)
+    chain_ids = {generated.id}
+    for e in at_site:  # ids grow along the chain: a record's source was written before it
+        if e.source_id in chain_ids or e.reversal_of_id in chain_ids:
+            chain_ids.add(e.id)
+    chain = [e for e in at_site if e.id in chain_ids]
+    warnings = []
+    if generated.site.enterprise.credit_code != label.credit_code:
+        warnings.append(
+            f"数字识别码第 1 段 {label.credit_code} 与台账单位的统一社会信用代码 "
+            f"{generated.site.enterprise.credit_code} 不一致"
+        )
+    for e in chain:
+        if e.waste_code != label.waste_code:
+            warnings.append(
+                f"标签上的废物代码 {label.waste_code} 与台账记录 {e.batch_code} 的废物代码 {e.waste_code} "
+                "不一致（§13 第17条）"
+            )
+    waste_name, category_name, hazards = generated.common_name, "", ()
+    try:
+        valid = validate_waste_code(label.waste_code, on=label.date)
+    except ApplicationError:  # parsed above, so listed; kept defensive for a catalogue change
+        valid = None
+    if valid is not None and valid.waste_code is not None:
+        waste_name = valid.waste_code.description
+        category_name = valid.waste_code.category.name
+        hazards = tuple(valid.waste_code.hazards)
+    can_see = actor.kind != "public" and sites_visible(actor=actor).filter(id=generated.site_id).exists()
+    return Container(
+        label=label,
+        generated=generated,
+        chain=chain,
+        entries=[e for e in at_site if e.site_id == generated.site_id],
+        states=container_states(chain, generated),
+        reversed=generated.id in reversed_ids,
+        warnings=warnings,
+        can_see_site=can_see,
+        waste_name=waste_name,
+        category_name=category_name,
+        hazards=hazards,
+    )
+
+
+def container_events(*, actor: Actor, container: Container) -> QuerySet[Event]:
+    """The events of the container's records, newest first; only for those who see the site."""
+    if not container.can_see_site:
+        return Event.objects.none()
+    ids = [str(e.id) for e in container.entries]
+    return (
+        Event.objects.filter(subject_type=LedgerEntry._meta.label_lower, subject_id__in=ids)
+        .select_related("actor_user")
+        .order_by("-occurred_at", "-id")
+    )
+
+
+def labelled_entries(*, actor: Actor, site_id: int) -> QuerySet[LedgerEntry]:
+    """The site's labelled 产生 records that stand (not reversals, not reversed), newest first."""
+    from weifei.registry.selectors import site_get
+
+    site = site_get(actor=actor, site_id=site_id)
+    return (
+        LedgerEntry.objects.filter(
+            site=site,
+            kind=LedgerEntry.Kind.GENERATED,
+            container_code__isnull=False,
+            reversal_of__isnull=True,
+            reversed_by__isnull=True,
+        )
+        .filter(container_code__regex=rf"^[0-9A-Z]{{{LABEL_CODE_LENGTH}}}$")
+        .select_related("site__enterprise")
+        .order_by("-occurred_at", "-id")
+    )
+
+
+def print_entries_get(*, actor: Actor, entry_ids: Sequence[int]) -> list[LedgerEntry]:
+    """The labelled 产生 records to print, in the order given (duplicates once). Records of sites
+    the actor does not see are not found (404); reversed or unlabelled records are refused."""
+    from weifei.registry.selectors import sites_visible
+
+    wanted = list(dict.fromkeys(int(i) for i in entry_ids))
+    if not wanted:
+        raise ApplicationError("请选择要打印标签的产生记录", code="labels_empty", field="entry_ids")
+    if len(wanted) > MAX_PRINT_LABELS:
+        raise ApplicationError(
+            f"一次最多打印 {MAX_PRINT_LABELS} 个容器的标签，当前选择了 {len(wanted)} 个",
+            code="labels_too_many",
+            field="entry_ids",
+        )
+    found = {
+        e.id: e
+        for e in LedgerEntry.objects.filter(id__in=wanted, site__in=sites_visible(actor=actor)).select_related(
+            "site__enterprise"
+        )
+    }
+    missing = [i for i in wanted if i not in found]
+    if missing:
+        raise NotFound(f"台账记录 {missing[0]} 不存在或无权查看", field="entry_ids")
+    reversed_ids = set(LedgerEntry.objects.filter(reversal_of_id__in=wanted).values_list("reversal_of_id", flat=True))
+    for i in wanted:
+        e = found[i]
+        if e.kind != LedgerEntry.Kind.GENERATED or not e.container_code or e.reversal_of_id is not None:
+            raise ApplicationError(
+                f"台账记录 {e.batch_code} 不是贴标签的产生记录", code="entry_not_labelled", field="entry_ids"
+            )
+        if len(e.container_code) != LABEL_CODE_LENGTH:
+            raise ApplicationError(
+                f"台账记录 {e.batch_code} 的容器编码 {e.container_code} 不是数字识别码",
+                code="entry_not_labelled",
+                field="entry_ids",
+            )
+        if e.id in reversed_ids:
+            raise ApplicationError(
+                f"台账记录 {e.batch_code} 已冲销，不能打印标签", code="entry_reversed", field="entry_ids"
+            )
+    return [found[i] for i in wanted]

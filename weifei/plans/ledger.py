@@ -16,7 +16,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import DecimalField, ExpressionWrapper, F, OuterRef, QuerySet, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from weifei.catalog.models import DisposalMethod
@@ -27,7 +28,7 @@ from weifei.core.events import event_record
 from weifei.core.permissions import require_enterprise_member
 from weifei.registry.models import Enterprise, Facility, Licence, Site
 from weifei.registry.rules import licence_status_on
-from weifei.registry.selectors import site_get
+from weifei.registry.selectors import site_get, sites_visible
 
 from .labels import LABEL_CODE_LENGTH, SEQ_MAX, label_code_build, label_code_parse
 from .models import LabelCounter, LedgerCounter, LedgerEntry, PlanLine
@@ -36,6 +37,8 @@ Kind = LedgerEntry.Kind
 Unit = LedgerEntry.Unit
 Q6 = Decimal("0.000001")
 MAX_ENTRY_TONNES = Decimal(100_000)  # one container/batch; larger figures are typing errors
+MAX_ENTERED = Decimal(10**8)  # entered_quantity is numeric(14, 6)
+MAX_DENSITY = Decimal(1000)  # t/m3; conversion_factor is numeric(12, 6), real densities are below 25
 
 # ---------------------------------------------------------------- pure rules
 
@@ -69,13 +72,19 @@ def to_tonnes(
 ) -> tuple[Decimal, Decimal | None]:
     """Rule 10: the stored figure is tonnes. t and kg convert exactly; L and m3 need the density
     (t/m3) the user gives; pieces need the tonnes figure itself. Returns (tonnes, density used)."""
-    if quantity is None or quantity <= 0:
+    if quantity is None or not quantity.is_finite() or quantity <= 0:
         raise ApplicationError("数量应大于 0", code="quantity_not_positive", field="quantity")
+    if quantity >= MAX_ENTERED:  # the column's width: a larger figure is a typing error, never a 500
+        raise ApplicationError(
+            f"填报数量 {quantity} 过大，请检查数量和单位", code="quantity_too_large", field="quantity"
+        )
     if unit == Unit.TONNE:
         result, factor = quantity, None
     elif unit == Unit.KG:
         result, factor = quantity / 1000, None
     elif unit in (Unit.LITRE, Unit.CUBIC_METRE):
+        if density is not None and (not density.is_finite() or density >= MAX_DENSITY):
+            raise ApplicationError(f"密度应小于 {MAX_DENSITY} 吨/立方米", code="density_range", field="density")
         if density is None or density <= 0:
             raise ApplicationError(
                 "按体积填报时请填写密度（吨/立方米）以换算为吨（§13 第10条）", code="density_required", field="density"
@@ -83,7 +92,7 @@ def to_tonnes(
         volume = quantity / 1000 if unit == Unit.LITRE else quantity
         result, factor = volume * density, density
     elif unit == Unit.PIECE:
-        if tonnes is None or tonnes <= 0:
+        if tonnes is None or not tonnes.is_finite() or tonnes <= 0:
             raise ApplicationError("按件填报时请同时填写折算吨数（§13 第10条）", code="tonnes_required", field="tonnes")
         result, factor = tonnes, None
     else:
@@ -672,3 +681,150 @@ def ledger_reverse(*, actor: Actor, entry_id: int, reason: str) -> LedgerEntry:
     )
     _event(actor, reversal, site, "ledger.reversed", reason=reason)
     return reversal
+
+
+# ---------------------------------------------------------------- selectors for the API and pages
+#
+# Who sees a site (registry.selectors.sites_visible: its unit's users, regulators over its region,
+# the system) sees its ledger; anybody else gets "not found".
+
+
+def entries_visible(*, actor: Actor) -> QuerySet[LedgerEntry]:
+    """The entries of every site the actor sees (a subquery on the visible site ids, so the
+    ``(site, …)`` indexes still serve the filters)."""
+    return LedgerEntry.objects.filter(site_id__in=sites_visible(actor=actor).values("id"))
+
+
+def _day_start(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time.min, tzinfo=timezone.get_default_timezone())
+
+
+def entry_list(
+    *,
+    actor: Actor,
+    site_id: int | None = None,
+    kind: str = "",
+    waste_code: str = "",
+    container_code: str = "",
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+) -> QuerySet[LedgerEntry]:
+    """The ledger, newest first. ``site_id`` narrows to one visible site (404 otherwise);
+    ``waste_code`` matches a full code exactly or a prefix (``900-249``); ``date_from`` /
+    ``date_to`` are Asia/Shanghai dates, both included."""
+    if site_id is not None:
+        qs = LedgerEntry.objects.filter(site_id=site_get(actor=actor, site_id=site_id).id)
+    else:
+        qs = entries_visible(actor=actor)
+    if kind:
+        if kind not in Kind.values:
+            names = "、".join(f"{k}（{label}）" for k, label in Kind.choices)
+            raise ApplicationError(f"记录类型 {kind!r} 无效：应为 {names}", code="kind_invalid", field="kind")
+        qs = qs.filter(kind=kind)
+    code = (waste_code or "").strip()
+    if code:
+        qs = qs.filter(waste_code=code) if len(code) == 10 else qs.filter(waste_code__startswith=code)
+    container = (container_code or "").strip().upper()
+    if container:
+        qs = qs.filter(container_code=container)
+    if date_from is not None and date_to is not None and date_to < date_from:
+        raise ApplicationError("结束日期不能早于开始日期", code="date_range_invalid", field="to")
+    if date_from is not None:
+        qs = qs.filter(occurred_at__gte=_day_start(date_from))
+    if date_to is not None:
+        qs = qs.filter(occurred_at__lt=_day_start(date_to + dt.timedelta(days=1)))
+    return qs.select_related("site__enterprise", "facility", "source", "reversed_by").order_by("-occurred_at", "-id")
+
+
+def entry_get(*, actor: Actor, entry_id: int) -> LedgerEntry:
+    entry = (
+        entries_visible(actor=actor)
+        .select_related("site__enterprise", "site__region", "facility", "source", "receiver", "reversal_of")
+        .filter(id=entry_id)
+        .first()
+    )
+    if entry is None:
+        raise NotFound("台账记录不存在或无权查看", field="entry")
+    return entry
+
+
+@dataclass
+class EntryChain:
+    """An entry with what links to it: ``sources`` from the direct source up to the 产生 record,
+    ``consumers`` the entries that took from it (with their reversals), ``reversal`` the entry
+    cancelling it, ``remaining`` what the batch still has (None for a reversing entry)."""
+
+    entry: LedgerEntry
+    sources: list[LedgerEntry]
+    consumers: list[LedgerEntry]
+    reversal: LedgerEntry | None
+    remaining: Decimal | None
+
+
+def entry_chain(entry: LedgerEntry) -> EntryChain:
+    sources: list[LedgerEntry] = []
+    current = entry.source
+    while current is not None and len(sources) < 10:  # 产生 → 入库 → 出库 → 自行/委外: at most 3 links
+        sources.append(current)
+        current = (
+            LedgerEntry.objects.select_related("facility").filter(id=current.source_id).first()
+            if current.source_id
+            else None
+        )
+    consumers = list(LedgerEntry.objects.filter(source=entry).select_related("facility").order_by("occurred_at", "id"))
+    reversal = LedgerEntry.objects.filter(reversal_of=entry).first()
+    left = None if entry.reversal_of_id is not None else batch_remaining(entry)
+    return EntryChain(entry=entry, sources=sources, consumers=consumers, reversal=reversal, remaining=left)
+
+
+def open_batches(*, actor: Actor, site_id: int, for_kind: str, limit: int = 500) -> list[LedgerEntry]:
+    """The batches a new ``for_kind`` record may take from (rule 14: ``ALLOWED_SOURCES``) that
+    still have waste left, oldest first, each annotated with ``remaining_tonnes``. One query:
+    a batch's reversal and what its consumers took come from correlated sums (indexed on
+    ``reversal_of`` and ``source``)."""
+    site = site_get(actor=actor, site_id=site_id)
+    if for_kind not in ALLOWED_SOURCES:
+        names = "、".join(ALLOWED_SOURCES)
+        raise ApplicationError(
+            f"for_kind {for_kind!r} 无效：应为 {names}（产生记录没有来源批次）", code="kind_invalid", field="for_kind"
+        )
+    zero = Value(Decimal(0), output_field=DecimalField(max_digits=14, decimal_places=6))
+    reversed_sum = (
+        LedgerEntry.objects.filter(reversal_of=OuterRef("pk"))
+        .values("reversal_of")
+        .annotate(t=Sum("quantity_tonnes"))
+        .values("t")
+    )
+    taken_sum = (
+        LedgerEntry.objects.filter(source=OuterRef("pk"))
+        .values("source")
+        .annotate(t=Sum("quantity_tonnes"))
+        .values("t")
+    )
+    qs = (
+        LedgerEntry.objects.filter(site=site, kind__in=ALLOWED_SOURCES[for_kind], reversal_of__isnull=True)
+        .annotate(
+            remaining_tonnes=ExpressionWrapper(
+                F("quantity_tonnes") + Coalesce(Subquery(reversed_sum), zero) - Coalesce(Subquery(taken_sum), zero),
+                output_field=DecimalField(max_digits=14, decimal_places=6),
+            )
+        )
+        .filter(remaining_tonnes__gt=0)
+        .order_by("occurred_at", "id")
+    )
+    return list(qs[:limit])
+
+
+def source_id_resolve(*, site_id: int, source_id: int | None, source_batch_code: str | None) -> int:
+    """The source batch of a new record, named by id or by its batch code within the site."""
+    if source_id is not None:
+        return source_id
+    code = (source_batch_code or "").strip().upper()
+    if not code:
+        raise ApplicationError(
+            "请选择来源批次（source_id 或 source_batch_code）", code="source_required", field="source"
+        )
+    found = LedgerEntry.objects.filter(site_id=site_id, batch_code=code).values_list("id", flat=True).first()
+    if found is None:
+        raise ApplicationError(f"来源批次 {code} 不存在或不属于本场所", code="source_missing", field="source")
+    return found

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
-from django.urls import URLPattern
+from django.urls import URLPattern, path
 
-urlpatterns: list[URLPattern] = []
+from . import views_ledger_files as views
+
+urlpatterns: list[URLPattern] = [
+    path("", views.ledger_files_index, name="ledger_files_index"),
+    path("template/", views.ledger_files_template, name="ledger_files_template"),
+    path("export/", views.ledger_files_export, name="ledger_files_export"),
+]

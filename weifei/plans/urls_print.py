@@ -1,7 +1,12 @@
-"""Pages of this capability, included from `weifei/plans/urls.py` under /plans/ (namespace `plans`)."""
+"""Printing pages, included from `weifei/plans/urls.py` under /plans/print/ (namespace `plans`)."""
 
 from __future__ import annotations
 
-from django.urls import URLPattern
+from django.urls import path
 
-urlpatterns: list[URLPattern] = []
+from . import views_print
+
+urlpatterns = [
+    path("labels/", views_print.print_labels, name="print_labels"),
+    path("plans/<int:plan_id>/receipt.pdf", views_print.print_receipt, name="print_receipt"),
+]

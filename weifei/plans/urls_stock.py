@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
-from django.urls import URLPattern
+from django.urls import URLPattern, path
 
-urlpatterns: list[URLPattern] = []
+from . import views_stock
+
+urlpatterns: list[URLPattern] = [
+    path("", views_stock.stock_index, name="stock_index"),
+    path("sites/<int:site_id>/", views_stock.stock_site, name="stock_site"),
+]

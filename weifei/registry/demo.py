@@ -1776,6 +1776,8 @@ class DemoSummary:
     regulator_accounts: int
     enterprise_accounts: int
     logins: list[DemoLogin]
+    ledger_entries: int = 0  # a year of 台账 records of every generator site (plans.demo_ledger)
+    declarations: int = 0  # the showcase generators' declarations, submitted or draft
 
 
 def demo_reference_ready() -> bool:
@@ -1878,6 +1880,9 @@ def demo_province_generate(*, seed: int, scale: float, today: dt.date | None = N
                 )
         _write_showcase_papers(by_tag, today)
         _write_showcase_plans(by_tag, today)
+        from weifei.plans.demo_ledger import demo_ledgers_generate
+
+        ledgers = demo_ledgers_generate(seed=seed, today=today, showcases=by_tag)
         for account in plan.accounts:
             if account.showcase:
                 enterprise_user_create(
@@ -1898,7 +1903,9 @@ def demo_province_generate(*, seed: int, scale: float, today: dt.date | None = N
                     department=account.department,
                     role=account.role,
                 )
-    return demo_summary(plan)
+    summary = demo_summary(plan)
+    summary.ledger_entries, summary.declarations = ledgers.entries, ledgers.declarations
+    return summary
 
 
 def _site_name(unit: EnterprisePlan) -> str:

@@ -135,6 +135,10 @@ CELERY_BEAT_SCHEDULE = {
     "audit-chain-root": {"task": "weifei.core.tasks.chain_root", "schedule": 3600.0},
     # Expired idempotency records and login throttles.
     "accounts-purge": {"task": "weifei.accounts.tasks.purge_expired", "schedule": 3600.0},
+    # Storage over time / over capacity (medical waste counts in hours, so hourly).
+    "stock-ageing-sweep": {"task": "weifei.plans.tasks_stock.stock_ageing_sweep", "schedule": 3600.0},
+    # Missing and late declarations and plans (due dates are whole days; idempotent).
+    "declarations-sweep": {"task": "weifei.plans.tasks_declarations.declarations_sweep", "schedule": 6 * 3600.0},
 }
 
 SESSION_COOKIE_HTTPONLY = True
