@@ -6,6 +6,8 @@
     .venv/bin/python bench/run.py import         # the bulk import benchmark (bench/bulk_import.py)
     .venv/bin/python bench/run.py import --help
     .venv/bin/python bench/run.py all            # both, each with its defaults
+    .venv/bin/python bench/run.py stock          # stock of a site with 100,000 containers (bench/stock.py)
+    .venv/bin/python bench/run.py ledger-import  # 1,000,000 ledger rows through the bulk path
 
 A first argument naming a benchmark (``catalog``, ``import``, ``all``) selects it; without one
 the catalogue search benchmark runs, with the options below. Options may also come from the
