@@ -144,6 +144,16 @@ def test_generator_files_plan_records_container_prints_label_and_regulator_retur
     expect(page.get_by_test_id("source-link")).to_contain_text("HWCS")
     shoot(page, screenshot_dir, "ledger-stored-in.png")
 
+    # The site's stock now holds the drum, in the storage facility; the declaration periods list.
+    page.goto(f"{base}/plans/stock/sites/{ids['site']}/")
+    expect(page.get_by_test_id("stock-by-code")).to_contain_text(CODE)
+    expect(page.get_by_test_id("stock-by-code")).to_contain_text("0.18")
+    expect(page.get_by_test_id("stock-containers")).to_contain_text(CODE)
+    shoot(page, screenshot_dir, "stock-site.png")
+    page.goto(f"{base}/plans/declarations/?site_id={ids['site']}&year={year}")
+    expect(page.get_by_test_id("periods")).to_contain_text(f"{year + 1}-03-31")
+    shoot(page, screenshot_dir, "declarations.png")
+
     # 4. The label: the PDF from the 产生 entry page, then its QR target on a phone, anonymously.
     page.goto(generated_url)
     pdf_href = page.get_by_test_id("label-pdf").get_attribute("href")

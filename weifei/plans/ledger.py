@@ -144,7 +144,9 @@ def stock_from_sums(rows: Iterable[tuple[str, str, Decimal]]) -> dict[str, CodeS
     out: dict[str, CodeStock] = {}
     for code, kind, tonnes in rows:
         s = out.setdefault(code, CodeStock(code))
-        setattr(s, str(kind), getattr(s, str(kind)) + (tonnes or Decimal(0)))
+        # Six decimals, as stored (SQLite sums decimals as floats).
+        value = Decimal(str(tonnes)).quantize(Q6, rounding=ROUND_HALF_UP) if tonnes else Decimal(0)
+        setattr(s, str(kind), getattr(s, str(kind)) + value)
     return dict(sorted(out.items()))
 
 

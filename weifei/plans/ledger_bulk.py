@@ -44,7 +44,7 @@ from decimal import Decimal
 from typing import Any, cast
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import DecimalField, OuterRef, Subquery, Sum, Value
+from django.db.models import DecimalField, Max, OuterRef, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -793,20 +793,15 @@ class _Run:
             _copy(LedgerEntry._meta.db_table, ENTRY_COLUMNS, (self._values(p) for p in planned))
             seconds["write_copy"] = round(time.perf_counter() - started, 2)
         else:
-            level: dict[int, int] = {}  # chain depth within the file: sources are written first
-            for p in planned:
-                src = p.source
-                level[id(p.batch)] = level[id(src)] + 1 if src is not None and id(src) in level else 0
-            for depth in sorted(set(level.values())):
-                objs = []
-                batch_of = []
-                for p in planned:
-                    if level[id(p.batch)] == depth:
-                        objs.append(LedgerEntry(**dict(zip(ENTRY_COLUMNS[1:], self._values(p)[1:], strict=True))))
-                        batch_of.append(p.batch)
-                LedgerEntry.objects.bulk_create(objs, batch_size=1000)
-                for obj, batch in zip(objs, batch_of, strict=True):
-                    batch.id = obj.pk
+            # SQLite (the zero-setup demo database): ids in file order after the current largest, so
+            # that ids follow the file as on PostgreSQL; Django declares SQLite's foreign keys
+            # DEFERRABLE INITIALLY DEFERRED, so a row may name a source inserted later in the batch.
+            # A concurrent writer cannot interleave: SQLite lets one transaction write at a time.
+            top = LedgerEntry.objects.aggregate(m=Max("id"))["m"] or 0
+            for offset, p in enumerate(planned, start=1):
+                p.batch.id = top + offset
+            objs = [LedgerEntry(**dict(zip(ENTRY_COLUMNS, self._values(p), strict=True))) for p in planned]
+            LedgerEntry.objects.bulk_create(objs, batch_size=1000)
         self._write_counters(LedgerCounter, "site_id", "prefix", self.ledger_counters)
         self._write_counters(LabelCounter, "enterprise_id", "waste_code", self.label_counters)
 

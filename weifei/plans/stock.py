@@ -56,7 +56,7 @@ from weifei.registry.models import Facility, Site
 from weifei.registry.selectors import site_get, sites_visible
 
 from .findings import finding_raise, finding_resolve
-from .ledger import CodeStock, stock_from_sums
+from .ledger import Q6, CodeStock, stock_from_sums
 from .models import Finding, LedgerEntry
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -232,9 +232,12 @@ def _rows(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
 
 
 def _dec(value: Any) -> Decimal:
+    """A tonnes figure from the database at the ledger's six decimals (SQLite sums decimals as
+    floats: 8.026000000001 is 8.026000)."""
     if value is None:
         return ZERO
-    return value if isinstance(value, Decimal) else Decimal(str(value))
+    value = value if isinstance(value, Decimal) else Decimal(str(value))
+    return value.quantize(Q6, rounding=ROUND_HALF_UP)
 
 
 def _when(value: Any) -> dt.datetime:
