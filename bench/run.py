@@ -8,6 +8,7 @@
     .venv/bin/python bench/run.py all            # both, each with its defaults
     .venv/bin/python bench/run.py stock          # stock of a site with 100,000 containers (bench/stock.py)
     .venv/bin/python bench/run.py ledger-import  # 1,000,000 ledger rows through the bulk path
+    .venv/bin/python bench/run.py manifests      # manifest lifecycles per second through the HTTP API
 
 A first argument naming a benchmark (``catalog``, ``import``, ``all``) selects it; without one
 the catalogue search benchmark runs, with the options below. Options may also come from the
@@ -29,7 +30,7 @@ if str(REPO) not in sys.path:  # ``python bench/run.py`` puts bench/, not the re
 
 from bench import bulk_import, catalog_search  # noqa: E402
 
-BENCHMARKS = ("catalog", "import", "all", "stock", "ledger-import")
+BENCHMARKS = ("catalog", "import", "all", "stock", "ledger-import", "manifests")
 
 
 def _env(name: str, default: str) -> str:
@@ -94,6 +95,10 @@ def main(argv: list[str] | None = None) -> int:
         from bench import stock
 
         return stock.main(stock.parse_args(args))
+    if name == "manifests":  # bench/manifests.py: manifest lifecycles per second through the HTTP API
+        from bench import manifests
+
+        return manifests.main(manifests.parse_args(args))
     if name == "all":
         if args:
             raise SystemExit("bench/run.py all takes no options (run the benchmarks one by one to set them)")

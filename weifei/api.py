@@ -83,9 +83,12 @@ def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 
 def _register_routers() -> None:
     from weifei.accounts.api import router as accounts_router
+    from weifei.approvals.api import router as approvals_router
     from weifei.catalog.api import router as catalog_router
     from weifei.core.api import router as core_router
     from weifei.exchange.api import router as exchange_router
+    from weifei.manifests.api import router as manifests_router
+    from weifei.notify.api import router as notify_router
     from weifei.plans.api import router as plans_router
     from weifei.plans.api_declarations import router as declarations_router
     from weifei.plans.api_labels import router as labels_router
@@ -107,6 +110,9 @@ def _register_routers() -> None:
     api.add_router("/stock/", stock_router)
     api.add_router("/labels/", labels_router)
     api.add_router("/declarations/", declarations_router)
+    api.add_router("/approvals/", approvals_router)
+    api.add_router("/notify/", notify_router)
+    api.add_router("/manifests/", manifests_router)
 
 
 _register_routers()

@@ -14,6 +14,9 @@ urlpatterns = [
     path("registry/", include("weifei.registry.urls")),
     path("plans/", include("weifei.plans.urls")),
     path("labels/", include("weifei.plans.urls_labels")),
+    path("approvals/", include("weifei.approvals.urls")),
+    path("notifications/", include("weifei.notify.urls")),
+    path("manifests/", include("weifei.manifests.urls")),
     path("", include("weifei.web.urls")),
 ]
 

@@ -7,6 +7,6 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from tests.authz import declarations, labels, ledger, ledger_files, stock
+from tests.authz import approvals, declarations, labels, ledger, ledger_files, manifests, notify, stock
 
-PARTS: list[ModuleType] = [ledger, ledger_files, stock, labels, declarations]
+PARTS: list[ModuleType] = [ledger, ledger_files, stock, labels, declarations, manifests, notify, approvals]

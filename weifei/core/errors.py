@@ -40,3 +40,9 @@ class Unauthenticated(ApplicationError):
 
     def __init__(self, message: str = "请先登录", *, code: str = "unauthenticated", field: str | None = None):
         super().__init__(message, code=code, field=field)
+
+
+class Conflict(ApplicationError):
+    """The request is valid but the record's state does not allow it now (HTTP 409)."""
+
+    status = 409

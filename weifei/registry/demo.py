@@ -1778,6 +1778,7 @@ class DemoSummary:
     logins: list[DemoLogin]
     ledger_entries: int = 0  # a year of 台账 records of every generator site (plans.demo_ledger)
     declarations: int = 0  # the showcase generators' declarations, submitted or draft
+    manifests: int = 0  # the 电子转移联单 of the ledgers' 委外 shipments (manifests.demo)
 
 
 def demo_reference_ready() -> bool:
@@ -1883,6 +1884,9 @@ def demo_province_generate(*, seed: int, scale: float, today: dt.date | None = N
         from weifei.plans.demo_ledger import demo_ledgers_generate
 
         ledgers = demo_ledgers_generate(seed=seed, today=today, showcases=by_tag)
+        from weifei.manifests.demo import demo_manifests_generate
+
+        manifests = demo_manifests_generate(seed=seed, today=today, showcases=by_tag)
         for account in plan.accounts:
             if account.showcase:
                 enterprise_user_create(
@@ -1905,6 +1909,7 @@ def demo_province_generate(*, seed: int, scale: float, today: dt.date | None = N
                 )
     summary = demo_summary(plan)
     summary.ledger_entries, summary.declarations = ledgers.entries, ledgers.declarations
+    summary.manifests = manifests.manifests
     return summary
 
 

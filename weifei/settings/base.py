@@ -32,6 +32,9 @@ INSTALLED_APPS = [
     "weifei.registry",
     "weifei.exchange",
     "weifei.plans",
+    "weifei.manifests",
+    "weifei.approvals",
+    "weifei.notify",
     "weifei.web",
 ]
 
@@ -71,6 +74,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
                 "weifei.web.context.navigation",
+                "weifei.notify.context.notifications",
             ],
         },
     },
@@ -138,6 +142,13 @@ CELERY_BEAT_SCHEDULE = {
     # Storage over time / over capacity (medical waste counts in hours, so hourly).
     "stock-ageing-sweep": {"task": "weifei.plans.tasks_stock.stock_ageing_sweep", "schedule": 3600.0},
     # Missing and late declarations and plans (due dates are whole days; idempotent).
+    # Webhook deliveries whose task was lost are queued again; old notifications purged.
+    "webhook-sweep": {"task": "weifei.notify.tasks.webhook_sweep", "schedule": 300.0},
+    "notify-purge": {"task": "weifei.notify.tasks.notify_purge", "schedule": 24 * 3600.0},
+    # Cross-province approval steps: deemed acceptance and overdue findings (working days).
+    "approvals-sweep": {"task": "weifei.approvals.tasks.approvals_sweep", "schedule": 3600.0},
+    # Manifests not confirmed within 5 working days of arrival (第十八条).
+    "manifests-sweep": {"task": "weifei.manifests.tasks.manifests_sweep", "schedule": 3600.0},
     "declarations-sweep": {"task": "weifei.plans.tasks_declarations.declarations_sweep", "schedule": 6 * 3600.0},
 }
 

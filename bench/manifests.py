@@ -1,0 +1,328 @@
+"""Manifest lifecycle benchmark (issue 5): complete lifecycles per second through the HTTP API.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/weifei_mbench .venv/bin/python bench/run.py manifests
+    .venv/bin/python bench/run.py manifests --clients 16 --duration 20
+
+Into the (empty, PostgreSQL) database ``DATABASE_URL`` names it migrates, loads the reference data and
+builds the scenario world of ``weifei.manifests.testing`` (a generator with a filed plan, two carriers,
+two licensed receivers, contracts, users), raises the plan's and the licence's annual figures so that
+thousands of transfers fit, and gives the consignor, the driver and the receiver an API token each.
+Then, against a uvicorn server (2 workers, bench/serve_uvicorn.py) on the same machine, ``--clients``
+threads each loop a whole lifecycle through the API as the acting users — create, submit, pickup
+signature, arrival (delivery), acceptance with the weighed quantity, treatment — for ``--duration``
+seconds, and report complete lifecycles per second and p50/p95/p99 latency per step.
+
+Baseline, same run, same database: the same writes (manifest, line, leg, six state changes, five
+signature rows) as plain SQL from the same number of threads, without the application; the ratio says
+what the application costs on top. Target: ≥ 50 lifecycles/s with p95 < 200 ms per request.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench import harness
+
+REPO = harness.REPO
+STEPS = ("create", "submit", "pickup", "arrive", "accept", "treat")
+
+
+@dataclass(frozen=True)
+class Config:
+    clients: int = 16
+    duration: float = 20.0
+    workers: int = 2
+    output: str = str(REPO / "bench" / "results" / "manifests.json")
+
+
+def parse_args(argv: list[str] | None = None) -> Config:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--duration", type=float, default=20.0, help="seconds of load, each for the API and the SQL")
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn workers")
+    parser.add_argument("--output", default=Config.output)
+    args = parser.parse_args(argv)
+    return Config(clients=args.clients, duration=args.duration, workers=args.workers, output=args.output)
+
+
+def _django(env: dict[str, str]) -> None:
+    os.environ.update(
+        {k: v for k, v in env.items() if k in ("DATABASE_URL", "WEIFEI_VAR_DIR", "DJANGO_SETTINGS_MODULE")}
+    )
+    import django
+
+    django.setup()
+
+
+def build() -> dict[str, Any]:
+    """The world, roomy figures, and a token per acting user."""
+    from decimal import Decimal
+
+    from weifei.accounts.services import api_token_create
+    from weifei.manifests.testing import world
+    from weifei.plans.models import PlanLine
+    from weifei.registry.models import Licence, LicenceScope
+
+    w = world(containers=0)
+    PlanLine.objects.filter(plan__site=w.site).update(tonnes=Decimal(1_000_000))
+    Licence.objects.filter(holder__in=[w.receiver, w.receiver2]).update(annual_capacity_tonnes=Decimal(10_000_000))
+    LicenceScope.objects.filter(licence__holder__in=[w.receiver, w.receiver2]).update(annual_tonnes=Decimal(10_000_000))
+    tokens = {}
+    for who in ("consignor", "driver1", "receiver"):
+        _token, plain = api_token_create(actor=w.actor(who), name="bench", scopes=["read", "write"])
+        tokens[who] = plain
+    return {
+        "tokens": tokens,
+        "body": {
+            "consignor_site_id": w.site.id,
+            "receiver_id": w.receiver.id,
+            "transfer_type": "in_province",
+            "shipper": "consignor",
+            "planned_method_code": "D10",
+            "emergency_measures": "配备吸附棉、灭火器",
+            "lines": [{"waste_code": "900-249-08", "declared_tonnes": "0.5", "packaging": "铁桶"}],
+            "legs": [{"carrier_id": w.carrier1.id, "vehicle_id": w.vehicles["c1"].id, "driver_id": w.drivers["c1"].id}],
+        },
+    }
+
+
+class Stats:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.latency: dict[str, list[float]] = {s: [] for s in STEPS}
+        self.done = 0
+        self.errors: list[str] = []
+
+    def add(self, step: str, seconds: float) -> None:
+        with self.lock:
+            self.latency[step].append(seconds)
+
+
+def _lifecycle(client: dict[str, httpx.Client], body: dict[str, Any], stats: Stats) -> None:
+    def call(step: str, who: str, path: str, payload: dict[str, Any]) -> dict[str, Any]:
+        t0 = time.perf_counter()
+        r = client[who].post(path, json=payload, headers={"Idempotency-Key": uuid.uuid4().hex})
+        stats.add(step, time.perf_counter() - t0)
+        if r.status_code not in (200, 201):
+            raise RuntimeError(f"{step}: {r.status_code} {r.text[:200]}")
+        return dict(r.json())
+
+    m = call("create", "consignor", "/api/v1/manifests/", body)
+    base = f"/api/v1/manifests/{m['id']}/events"
+    call("submit", "consignor", f"{base}/submit", {})
+    call("pickup", "driver1", f"{base}/pickup", {"scanned_labels": []})
+    m = call("arrive", "receiver", f"{base}/arrive", {})
+    weights = {str(line["id"]): line["declared_tonnes"] for line in m["lines"]}
+    call("accept", "receiver", f"{base}/accept", {"weights": weights})
+    call("treat", "receiver", f"{base}/treat", {"method_code": "D10", "result": "焚烧处置完毕"})
+
+
+def load_api(base_url: str, built: dict[str, Any], config: Config) -> dict[str, Any]:
+    stats = Stats()
+    stop = time.monotonic() + config.duration
+
+    def worker() -> None:
+        clients = {
+            who: httpx.Client(base_url=base_url, timeout=30.0, headers={"Authorization": f"Bearer {token}"})
+            for who, token in built["tokens"].items()
+        }
+        try:
+            while time.monotonic() < stop:
+                try:
+                    _lifecycle(clients, built["body"], stats)
+                except Exception as exc:
+                    with stats.lock:
+                        stats.errors.append(str(exc)[:300])
+                    continue
+                with stats.lock:
+                    stats.done += 1
+        finally:
+            for c in clients.values():
+                c.close()
+
+    t0 = time.perf_counter()
+    threads = [threading.Thread(target=worker) for _ in range(config.clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - t0
+    all_latency = [x for v in stats.latency.values() for x in v]
+    return {
+        "lifecycles": stats.done,
+        "seconds": round(elapsed, 2),
+        "lifecycles_per_s": round(stats.done / elapsed, 2),
+        "requests": len(all_latency),
+        "errors": len(stats.errors),
+        "first_errors": stats.errors[:5],
+        "per_step": {s: harness.latency_summary(v) for s, v in stats.latency.items()},
+        "all_requests": harness.latency_summary(all_latency),
+    }
+
+
+def load_sql(url: str, built: dict[str, Any], config: Config) -> dict[str, Any]:
+    """The same rows written as plain SQL (psycopg, autocommit per statement group in a transaction)."""
+    import psycopg
+
+    from weifei.manifests.models import Manifest
+
+    template = Manifest.objects.order_by("id").first()
+    assert template is not None
+    stop = time.monotonic() + config.duration
+    done = 0
+    lock = threading.Lock()
+    serial = [900_000]
+
+    def worker() -> None:
+        nonlocal done
+        with psycopg.connect(url.replace("postgres://", "postgresql://"), autocommit=False) as conn:
+            while time.monotonic() < stop:
+                with lock:
+                    serial[0] += 1
+                    number = f"2026229{serial[0]:07d}"[:14]
+                with conn.cursor() as cur:
+                    cur.execute(
+                        "INSERT INTO manifests_manifest (number, version, state, state_changed_at, transfer_type, "
+                        "consignor_id, consignor_site_id, receiver_id, original_receiver_id, receiver_licence_number, "
+                        "shipper, approval_reference, planned_method_code, emergency_measures, warnings, "
+                        "paper_fallback, acceptance, refusal_reason, discrepancy, treatment_method, treatment_result, "
+                        "created_at, updated_at) VALUES (%s, 1, 'draft', now(), 'in_province', %s, %s, %s, %s, '', "
+                        "'consignor', '', 'D10', 'x', '[]', false, '', '', '{}', '', '', now(), now()) RETURNING id",
+                        [
+                            number,
+                            template.consignor_id,
+                            template.consignor_site_id,
+                            template.receiver_id,
+                            template.receiver_id,
+                        ],
+                    )
+                    row = cur.fetchone()
+                    assert row is not None
+                    mid = row[0]
+                    cur.execute(
+                        "INSERT INTO manifests_manifestline (manifest_id, waste_code, category, waste_name, "
+                        "common_name, hazards, form, packaging, container_count, declared_tonnes, dg_class, "
+                        "un_number) VALUES (%s, '900-249-08', 'HW08', 'x', '', 'T,I', '', '铁桶', 0, 0.5, '', '')",
+                        [mid],
+                    )
+                    cur.execute(
+                        'INSERT INTO manifests_manifestleg (manifest_id, "order", carrier_id, start_point, '
+                        "end_point, handover_place) VALUES (%s, 1, %s, '', '', '')",
+                        [mid, template.consignor_id],
+                    )
+                conn.commit()
+                for state in ("submitted", "in_transit", "arrived", "received", "treated"):
+                    with conn.cursor() as cur:
+                        cur.execute("SELECT id FROM manifests_manifest WHERE id = %s FOR UPDATE", [mid])
+                        cur.execute(
+                            "UPDATE manifests_manifest SET state = %s, state_changed_at = now(), updated_at = now() "
+                            "WHERE id = %s",
+                            [state, mid],
+                        )
+                        cur.execute(
+                            "INSERT INTO manifests_signature (manifest_id, event, role, signed_at, method, "
+                            "content_hash, from_state, to_state, reason) VALUES (%s, %s, 'x', now(), 'sql', %s, "
+                            "'', %s, '')",
+                            [mid, state, "0" * 64, state],
+                        )
+                    conn.commit()
+                with lock:
+                    done += 1
+
+    t0 = time.perf_counter()
+    threads = [threading.Thread(target=worker) for _ in range(config.clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - t0
+    return {"lifecycles": done, "seconds": round(elapsed, 2), "lifecycles_per_s": round(done / elapsed, 2)}
+
+
+def run(config: Config) -> dict[str, Any]:
+    url = harness.database_url()
+    report: dict[str, Any] = {
+        "benchmark": "manifests",
+        "date": harness.now_iso(),
+        "machine": harness.machine_description(),
+        "software": harness.software_description(),
+        "database": harness.database_description(url),
+        "config": {"clients": config.clients, "duration": config.duration, "workers": config.workers},
+    }
+    var_dir = harness.make_scratch_dir()
+    env = harness.server_environment(var_dir)
+    problems: list[str] = []
+    try:
+        if report["database"].get("vendor") != "postgresql":
+            raise RuntimeError("the benchmark is for PostgreSQL: set DATABASE_URL to an empty database")
+        harness.prepare_database(env)
+        _django(env)
+        built = build()
+        with harness.Server(harness.uvicorn_kind(config.workers), env, var_dir) as server:
+            report["api"] = load_api(server.base_url, built, config)
+            errors = harness.log_errors(server.log_path)
+            if errors:
+                report["server_errors"] = errors
+        report["sql_baseline"] = load_sql(url, built, config)
+        api, sql = report["api"], report["sql_baseline"]
+        report["ratio_sql_to_api"] = (
+            round(sql["lifecycles_per_s"] / api["lifecycles_per_s"], 1) if api["lifecycles_per_s"] else None
+        )
+        if api["errors"]:
+            problems.append(f"{api['errors']} lifecycles failed: {api['first_errors'][:2]}")
+        if api["lifecycles_per_s"] < 50:
+            problems.append(f"{api['lifecycles_per_s']} lifecycles/s (target 50)")
+        worst = max(s["p95_ms"] for s in api["per_step"].values())
+        if worst >= 200:
+            problems.append(f"worst step p95 {worst} ms (target < 200 ms)")
+    except Exception as exc:
+        problems.append(f"{exc.__class__.__name__}: {exc}")
+    finally:
+        harness.remove_scratch_dir(var_dir)
+        report["problems"] = problems
+        report["status"] = "ok" if not problems else "failed"
+    return report
+
+
+def print_report(report: dict[str, Any]) -> None:
+    print(f"\nmanifests — {report['database'].get('vendor')}, {report['machine']['nproc']} cores")
+    api = report.get("api")
+    if api:
+        print(
+            f"API: {api['lifecycles']} lifecycles in {api['seconds']} s = {api['lifecycles_per_s']}/s, "
+            f"{api['requests']} requests, {api['errors']} failed"
+        )
+        for step, s in api["per_step"].items():
+            print(f"  {step:>7}: p50 {s['p50_ms']:7.1f} ms  p95 {s['p95_ms']:7.1f} ms  p99 {s['p99_ms']:7.1f} ms")
+    if "sql_baseline" in report:
+        b = report["sql_baseline"]
+        print(
+            f"SQL baseline: {b['lifecycles_per_s']}/s ({b['lifecycles']} in {b['seconds']} s); "
+            f"ratio {report.get('ratio_sql_to_api')}×"
+        )
+    for problem in report["problems"]:
+        print(f"PROBLEM: {problem}")
+    print(f"status: {report['status']}")
+
+
+def main(config: Config) -> int:
+    report = run(config)
+    print_report(report)
+    harness.write_json(Path(config.output), report)
+    vendor = report["database"].get("vendor", "unknown")
+    harness.write_json(Path(config.output).with_suffix(f".{vendor}.json"), report)
+    return 0 if report["status"] == "ok" else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(parse_args()))

@@ -1,0 +1,286 @@
+"""The demo province's manifests (manifests.demo): one per 委外 shipment and waste class, every row
+as the services would have written it — lines, containers, legs and signatures consistent with the
+ledger and the lifecycle table, numbers valid and continued by the service, the refused load's
+ledger reversed, the audit chain intact, the same seed giving the same manifests. One demo (scale
+0.05) is generated for the module; the determinism test runs two more, each rolled back."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.db import transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from weifei.accounts.selectors import actor_for
+from weifei.accounts.services import enterprise_user_create
+from weifei.catalog import cache
+from weifei.catalog.validation import validate_waste_code
+from weifei.core.actors import SYSTEM
+from weifei.core.chain import chain_verify
+from weifei.core.models import Event
+from weifei.core.workdays import add_working_days
+from weifei.manifests import lifecycle, services
+from weifei.manifests.models import (
+    Manifest,
+    ManifestContainer,
+    ManifestCounter,
+    ManifestLeg,
+    ManifestLine,
+    Signature,
+    State,
+)
+from weifei.manifests.numbering import NUMBER_RE, number_valid, prefecture_of
+from weifei.plans import ledger
+from weifei.plans.models import LedgerEntry
+from weifei.registry.demo import DemoSummary, demo_province_generate
+from weifei.registry.models import Driver, Site, Vehicle
+
+pytestmark = [pytest.mark.usefixtures("reference"), pytest.mark.django_db]
+TODAY = dt.date(2026, 6, 15)
+SEED = 2021
+Kind = LedgerEntry.Kind
+ROWS = {(t.state, t.event, t.role, t.next_state) for t in lifecycle.TABLE}
+
+
+def _digest() -> list[tuple[Any, ...]]:
+    """What the demo wrote, without database ids (they differ between runs)."""
+    out = []
+    manifests = Manifest.objects.select_related("consignor", "receiver").prefetch_related(
+        "lines", "containers", "legs__carrier", "legs__vehicle", "signatures"
+    )
+    for m in manifests.order_by("number"):
+        out.append((
+            m.number, m.consignor.credit_code, m.receiver.credit_code, m.state, m.transfer_type,
+            m.approval_reference, m.created_at, m.accepted_on, m.refused_tonnes,
+            tuple((x.waste_code, x.declared_tonnes, x.received_tonnes) for x in m.lines.all()),
+            tuple(sorted(c.label_code for c in m.containers.all())),
+            tuple((g.carrier.credit_code, g.vehicle.plate if g.vehicle else "") for g in m.legs.all()),
+            tuple((s.event, s.role, s.signed_at, s.from_state, s.to_state) for s in m.signatures.all()),
+        ))  # fmt: skip
+    return out
+
+
+def test_same_seed_same_manifests() -> None:
+    """Two demos from the same seed write the same manifests (numbers, states, times, labels)."""
+    digests = []
+    for _ in range(2):
+        with transaction.atomic():
+            cache.invalidate()
+            demo_province_generate(seed=SEED, scale=0.05, today=TODAY)
+            digests.append(_digest())
+            transaction.set_rollback(True)
+        cache.invalidate()
+    assert digests[0] and digests[0] == digests[1]
+
+
+@pytest.fixture(scope="module")
+def demo(django_db_setup: None, django_db_blocker: Any) -> Iterator[DemoSummary]:
+    with django_db_blocker.unblock():
+        atomic = transaction.atomic()
+        atomic.__enter__()
+        try:
+            cache.invalidate()
+            yield demo_province_generate(seed=SEED, scale=0.05, today=TODAY)
+        finally:
+            transaction.set_rollback(True)
+            atomic.__exit__(None, None, None)
+            cache.invalidate()
+
+
+def test_counts_per_state(demo: DemoSummary) -> None:
+    states = Counter(Manifest.objects.values_list("state", flat=True))
+    assert demo.manifests == sum(states.values()) > 100
+    assert set(states) <= {State.IN_TRANSIT, State.ARRIVED, State.RECEIVED, State.TREATED, State.CLOSED,
+                           State.RETURNING, State.REJECTED}  # fmt: skip
+    assert states[State.CLOSED] > 0.8 * demo.manifests
+    assert states[State.RECEIVED] + states[State.TREATED] > 0
+    assert states[State.REJECTED] == 1 and states[State.RETURNING] == 1
+    partial = Manifest.objects.filter(acceptance=Manifest.Acceptance.PARTIAL)
+    assert all(m.discrepancy["kinds"] and m.refused_tonnes and m.refused_tonnes > 0 for m in partial)
+    # The open ones are the last weeks' loads; everything older than two months is closed.
+    old = timezone.make_aware(dt.datetime.combine(TODAY - dt.timedelta(days=60), dt.time(0)))
+    assert not Manifest.objects.filter(created_at__lt=old).exclude(state=State.CLOSED).exists()
+    cross = Manifest.objects.filter(transfer_type=Manifest.TransferType.CROSS_PROVINCE)
+    assert all(m.approval_reference.startswith("吉环危跨〔") for m in cross)
+    assert demo.manifests == Manifest.objects.count()
+
+
+def test_every_shipment_has_its_manifests(demo: DemoSummary) -> None:
+    """Each 委外 record with a label is a container of exactly one manifest, to its receiver; each
+    (site, receiver, day, category) of 委外 records is one manifest with the shipment's tonnes."""
+    sent = LedgerEntry.objects.filter(kind=Kind.SENT_OUT, reversal_of__isnull=True, reversed_by__isnull=True)
+    shipments: dict[tuple[int, int, dt.date, str], Decimal] = defaultdict(Decimal)
+    for site_id, receiver_id, at, category, tonnes in sent.values_list(
+        "site_id", "receiver_id", "occurred_at", "category", "quantity_tonnes"
+    ):
+        shipments[(site_id, receiver_id, timezone.localdate(at), category)] += tonnes
+    written: dict[tuple[int, int, dt.date, str], Decimal] = defaultdict(Decimal)
+    for m in Manifest.objects.prefetch_related("lines", "legs"):
+        pickup = m.legs.all()[0].picked_up_at
+        for line in m.lines.all():
+            written[(m.consignor_site_id, m.receiver_id, timezone.localdate(pickup), line.category)] += (
+                line.declared_tonnes
+            )
+    assert written == shipments
+    on_manifests = Counter(
+        i for ids in ManifestContainer.objects.values_list("ledger_entry_ids", flat=True) for i in ids
+    )
+    assert all(n == 1 for n in on_manifests.values())
+    labelled = set(sent.filter(container_code__isnull=False).values_list("id", flat=True))
+    assert labelled <= set(on_manifests)
+
+
+def test_lines_containers_legs_signatures_consistent(demo: DemoSummary) -> None:
+    entries = {e.id: e for e in LedgerEntry.objects.all()}
+    generated = {
+        (e.site_id, e.container_code): e
+        for e in entries.values()
+        if e.kind == Kind.GENERATED and e.container_code and e.reversal_of_id is None
+    }
+    vehicles = dict(Vehicle.objects.values_list("id", "carrier_id"))
+    drivers = dict(Driver.objects.values_list("id", "carrier_id"))
+    checked_hash = 0
+    manifests = Manifest.objects.select_related("consignor_site").prefetch_related(
+        "lines", "containers", "legs", "signatures"
+    )
+    for m in manifests:
+        lines = list(m.lines.all())
+        assert lines and len({line.category for line in lines}) == 1, m.number  # one waste class (第十六条)
+        for line in lines:
+            valid = validate_waste_code(line.waste_code, on=timezone.localdate(m.created_at))
+            assert line.category == valid.category and valid.waste_code is not None
+            assert line.waste_name == valid.waste_code.description[:200]
+            assert line.hazards == ",".join(valid.waste_code.hazards)
+            assert line.declared_tonnes > 0
+            if m.acceptance in (Manifest.Acceptance.FULL, Manifest.Acceptance.PARTIAL):
+                assert line.received_tonnes is not None
+                if m.acceptance == Manifest.Acceptance.FULL:
+                    assert abs(line.received_tonnes - line.declared_tonnes) <= line.declared_tonnes * Decimal("0.05")
+            else:
+                assert line.received_tonnes is None
+        by_line = {line.id: line for line in lines}
+        for c in m.containers.all():
+            line = by_line[c.line_id]
+            root = generated[(m.consignor_site_id, c.label_code)]  # a 产生 record of the consignor site
+            assert root.waste_code == line.waste_code and root.quantity_tonnes == c.tonnes
+            last = entries[c.ledger_entry_ids[-1]]
+            assert last.kind == Kind.SENT_OUT and last.receiver_id == m.receiver_id
+            assert last.container_code == c.label_code and last.site_id == m.consignor_site_id
+            assert last.licence_number == m.receiver_licence_number and last.method_code == m.planned_method_code
+            if len(c.ledger_entry_ids) == 2:
+                assert entries[c.ledger_entry_ids[0]].kind == Kind.STORED_OUT
+        legs = list(m.legs.all())
+        assert len(legs) == 1 and legs[0].order == 1
+        leg = legs[0]
+        assert leg.vehicle_id is not None and leg.driver_id is not None
+        assert vehicles[leg.vehicle_id] == leg.carrier_id and drivers[leg.driver_id] == leg.carrier_id
+        signatures = list(m.signatures.all())
+        state: str = State.DRAFT
+        for before, s in zip([None, *signatures], signatures, strict=False):
+            assert (s.from_state, s.event, s.role, s.to_state) in ROWS, (m.number, s.event)
+            assert s.from_state == state and (before is None or before.signed_at <= s.signed_at)
+            expected_org = {"consignor": m.consignor_id, "receiver": m.receiver_id, "carrier": leg.carrier_id}
+            assert s.organisation_id == expected_org[s.role]
+            state = s.to_state
+        assert state == m.state and m.state_changed_at == signatures[-1].signed_at
+        assert signatures[0].signed_at >= m.created_at
+        pickup = next(s for s in signatures if s.event == "pickup")
+        assert leg.picked_up_at == pickup.signed_at
+        if m.accepted_on is not None:
+            assert m.receipt_due_on == add_working_days(m.accepted_on, 5)
+        if m.state in (State.TREATED, State.CLOSED):
+            assert m.treatment_method == m.planned_method_code and m.treatment_result
+        if checked_hash < 60 or m.state != State.CLOSED:  # the service's hash of the final content
+            assert signatures[-1].content_hash == services.content_hash(m), m.number
+            checked_hash += 1
+
+
+def test_numbers_valid_unique_and_the_service_continues(demo: DemoSummary) -> None:
+    numbers = list(Manifest.objects.order_by("created_at", "id").values_list("number", "consignor_site_id"))
+    assert len({n for n, _ in numbers}) == len(numbers) and all(number_valid(n) for n, _ in numbers)
+    sites = {s.id: s for s in Site.objects.select_related("region__carved_from")}
+    serials: dict[tuple[int, str], list[int]] = defaultdict(list)
+    for number, site_id in numbers:
+        match = NUMBER_RE.match(number)
+        assert match is not None and match.group(2) == prefecture_of(sites[site_id].region)
+        serials[(int(match.group(1)), match.group(2))].append(int(match.group(3)))
+    for key, values in serials.items():
+        assert values == list(range(1, len(values) + 1)), key  # in creation order, no gaps
+    counters = {(c.year, c.prefecture): c.last_serial for c in ManifestCounter.objects.all()}
+    assert counters == {k: len(v) for k, v in serials.items()}
+    # A manifest created afterwards through the service continues its prefecture's serial.
+    m = Manifest.objects.filter(state=State.CLOSED).select_related("consignor_site__region__carved_from").first()
+    assert m is not None
+    year, pref = timezone.localdate().year, prefecture_of(m.consignor_site.region)
+    before = counters.get((year, pref), 0)
+    carrier = m.legs.get().carrier
+    new = services.manifest_create(
+        actor=SYSTEM, consignor_site_id=m.consignor_site_id, receiver_id=m.receiver_id,
+        lines=[services.LineIn(waste_code=m.lines.all()[0].waste_code, declared_tonnes=Decimal("0.5"))],
+        legs=[services.LegIn(carrier_id=carrier.id)], emergency_measures="配备吸附棉", planned_method_code="D10",
+    )  # fmt: skip
+    assert new.number == f"{year}22{pref}{before + 1:06d}"
+
+
+def test_refused_loads_and_a_return_confirmed_through_the_service(demo: DemoSummary) -> None:
+    """The two refused loads are as the service leaves them; confirming the return through the
+    service reverses exactly the pickup's ledger records and the site's stock adds up again."""
+    rejected = Manifest.objects.get(state=State.REJECTED)
+    assert [s.event for s in rejected.signatures.all()] == ["submit", "pickup", "arrive", "reject"]
+    returning = Manifest.objects.select_related("consignor").get(state=State.RETURNING)
+    assert [s.event for s in returning.signatures.all()] == ["submit", "pickup", "arrive", "reject", "return"]
+    for m in (rejected, returning):
+        assert m.acceptance == Manifest.Acceptance.REJECTED and m.refusal_reason and m.containers.exists()
+        assert all(c.ledger_entry_ids for c in m.containers.all())  # reversed only when back
+    pickup_ids = [i for c in returning.containers.all() for i in c.ledger_entry_ids]
+    user = enterprise_user_create(actor=SYSTEM, enterprise=returning.consignor, username="demo-return-admin",
+                                  password="Demo-Return-Pa55!", full_name="退回确认", role="admin").user  # fmt: skip
+    services.manifest_transition(actor=actor_for(user), manifest_id=returning.id, event="confirm_return")
+    returning.refresh_from_db()
+    assert returning.state == State.RETURNED
+    assert all(c.ledger_entry_ids == [] for c in returning.containers.all())
+    reversals = LedgerEntry.objects.filter(reversal_of_id__in=pickup_ids).select_related("reversal_of")
+    assert reversals.count() == len(pickup_ids)
+    for r in reversals:
+        original = r.reversal_of
+        assert original is not None
+        assert r.quantity_tonnes == -original.quantity_tonnes and r.batch_code == f"{original.batch_code}C"
+        assert original.kind in {Kind.SENT_OUT.value, Kind.STORED_OUT.value} and r.reason
+        assert r.site_id == returning.consignor_site_id
+    # The containers are back in the site's stock, and the stock figures still add up.
+    for c in returning.containers.all():
+        root = LedgerEntry.objects.get(site=returning.consignor_site, kind=Kind.GENERATED,
+                                       container_code=c.label_code, reversal_of__isnull=True)  # fmt: skip
+        holders = [root, *LedgerEntry.objects.filter(source=root, kind=Kind.STORED_IN, reversal_of__isnull=True)]
+        assert sum((ledger.batch_remaining(h) for h in holders), Decimal(0)) == c.tonnes
+    flows = LedgerEntry.objects.filter(site_id=returning.consignor_site_id)
+    for row in ledger.site_stock(actor=SYSTEM, site_id=returning.consignor_site_id):
+        code = row["waste_code"]
+
+        def total(kinds: tuple[str, ...], code: str = code) -> Decimal:
+            return flows.filter(waste_code=code, kind__in=kinds).aggregate(t=Sum("quantity_tonnes"))["t"] or Decimal(0)
+
+        assert row["stock"] == total((Kind.GENERATED,)) - total((Kind.SENT_OUT, Kind.SELF_TREATED))
+    assert chain_verify().ok
+
+
+def test_one_import_event_per_site_and_the_audit_chain_verifies(demo: DemoSummary) -> None:
+    events = list(Event.objects.filter(kind="manifest.imported"))
+    per_site = Counter(Manifest.objects.values_list("consignor_site_id", flat=True))
+    assert {int(e.subject_id): e.after["manifests"] for e in events} == dict(per_site)
+    for e in events:
+        site = Site.objects.get(id=int(e.subject_id))
+        assert e.organisation_id == site.enterprise_id and e.actor_label == "系统"
+        numbers = set(Manifest.objects.filter(consignor_site=site).values_list("number", flat=True))
+        assert {e.after["first_number"], e.after["last_number"]} <= numbers
+    result = chain_verify()
+    assert result.ok, [str(b) for b in result.breaks[:3]]
+    assert ManifestLine.objects.count() == sum(1 for _ in ManifestLine.objects.values_list("id"))
+    assert ManifestLeg.objects.count() == demo.manifests
+    assert Signature.objects.filter(user__isnull=False).count() == 0
