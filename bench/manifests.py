@@ -195,9 +195,11 @@ def load_sql(url: str, built: dict[str, Any], config: Config) -> dict[str, Any]:
                         "INSERT INTO manifests_manifest (number, version, state, state_changed_at, transfer_type, "
                         "consignor_id, consignor_site_id, receiver_id, original_receiver_id, receiver_licence_number, "
                         "shipper, approval_reference, planned_method_code, emergency_measures, warnings, "
-                        "paper_fallback, acceptance, refusal_reason, discrepancy, treatment_method, treatment_result, "
-                        "created_at, updated_at) VALUES (%s, 1, 'draft', now(), 'in_province', %s, %s, %s, %s, '', "
-                        "'consignor', '', 'D10', 'x', '[]', false, '', '', '{}', '', '', now(), now()) RETURNING id",
+                        "paper_fallback, paper_entered_late, overdue, acceptance, refusal_reason, discrepancy, "
+                        "treatment_method, treatment_result, created_at, updated_at) "
+                        "VALUES (%s, 1, 'draft', now(), 'in_province', %s, "
+                        "%s, %s, %s, '', 'consignor', '', 'D10', 'x', '[]', false, false, '[]', '', '', '{}', '', '', "
+                        "now(), now()) RETURNING id",
                         [
                             number,
                             template.consignor_id,
