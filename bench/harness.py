@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -558,3 +559,24 @@ def median(values: Sequence[float]) -> float:
 def write_json(path: Path, data: object) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+
+
+def audit_verify(env: dict[str, str]) -> dict[str, Any]:
+    """Run ``weifei audit verify`` against the bench database: wall time, ok, its last line."""
+    started = time.perf_counter()
+    done = subprocess.run(weifei_command("audit", "verify"), cwd=REPO, env=env, capture_output=True, text=True)
+    last = (done.stdout.strip().splitlines() or [""])[-1]
+    return {"wall_s": round(time.perf_counter() - started, 2), "ok": done.returncode == 0, "output": last}
+
+
+def report_close(report: dict[str, Any], problems: list[str], var_dir: Path, *, keep: bool) -> None:
+    """End a benchmark report: load average, problems, status; keep the scratch directory when asked
+    or when something went wrong (it holds the logs), else remove it."""
+    report["machine"]["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    report["problems"] = problems
+    report["status"] = "ok" if not problems else "failed"
+    if keep or problems:
+        report["scratch_dir"] = str(var_dir)
+        print(f"bench: scratch directory kept at {var_dir}", file=sys.stderr)
+    else:
+        remove_scratch_dir(var_dir)

@@ -30,8 +30,6 @@ import csv
 import datetime as dt
 import os
 import random
-import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from decimal import Decimal
@@ -206,13 +204,6 @@ def _baseline(path: Path) -> dict[str, Any]:
     return {"seconds": round(seconds, 2), "rows": count}
 
 
-def _verify(env: dict[str, str]) -> dict[str, Any]:
-    started = time.perf_counter()
-    done = subprocess.run(harness.weifei_command("audit", "verify"), cwd=REPO, env=env, capture_output=True, text=True)
-    last = (done.stdout.strip().splitlines() or [""])[-1]
-    return {"wall_s": round(time.perf_counter() - started, 2), "ok": done.returncode == 0, "output": last}
-
-
 def run(config: Config) -> dict[str, Any]:
     url = harness.database_url()
     report: dict[str, Any] = {
@@ -286,20 +277,13 @@ def run(config: Config) -> dict[str, Any]:
             stock = ledger.site_stock(actor=SYSTEM, site_id=site["id"])
             if any(s["stock"] != 0 or s["generated"] != s["sent_out"] for s in stock):
                 problems.append(f"site {site['id']}: stock {stock}")
-        report["audit_verify"] = _verify(env)
+        report["audit_verify"] = harness.audit_verify(env)
         if not report["audit_verify"]["ok"]:
             problems.append(f"audit verify: {report['audit_verify']['output']}")
     except Exception as exc:
         problems.append(f"{exc.__class__.__name__}: {exc}")
     finally:
-        report["machine"]["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
-        report["problems"] = problems
-        report["status"] = "ok" if not problems else "failed"
-        if config.keep or problems:
-            report["scratch_dir"] = str(var_dir)
-            print(f"bench: scratch directory kept at {var_dir}", file=sys.stderr)
-        else:
-            harness.remove_scratch_dir(var_dir)
+        harness.report_close(report, problems, var_dir, keep=config.keep)
     return report
 
 
