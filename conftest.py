@@ -23,10 +23,13 @@ def _fresh_catalogue_cache() -> Iterator[None]:
     """Each test starts with an empty per-process catalogue cache: a test's rolled-back
     transaction must not leave versions or codes behind for the next one."""
     from weifei.catalog import cache
+    from weifei.core import workdays
 
     cache.invalidate()
+    workdays.invalidate()
     yield
     cache.invalidate()
+    workdays.invalidate()
 
 
 @pytest.fixture

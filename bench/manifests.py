@@ -20,6 +20,8 @@ what the application costs on top. Target: ≥ 50 lifecycles/s with p95 < 200 ms
 from __future__ import annotations
 
 import argparse
+import http.client
+import json
 import os
 import sys
 import threading
@@ -28,8 +30,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import httpx
+from urllib.parse import urlsplit
 
 from bench import harness
 
@@ -42,6 +43,7 @@ class Config:
     clients: int = 16
     duration: float = 20.0
     workers: int = 2
+    consignors: int = 16
     output: str = str(REPO / "bench" / "results" / "manifests.json")
 
 
@@ -50,9 +52,18 @@ def parse_args(argv: list[str] | None = None) -> Config:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--duration", type=float, default=20.0, help="seconds of load, each for the API and the SQL")
     parser.add_argument("--workers", type=int, default=2, help="uvicorn workers")
+    parser.add_argument(
+        "--consignors", type=int, default=16, help="generators the clients send for (1: all on one event chain)"
+    )
     parser.add_argument("--output", default=Config.output)
     args = parser.parse_args(argv)
-    return Config(clients=args.clients, duration=args.duration, workers=args.workers, output=args.output)
+    return Config(
+        clients=args.clients,
+        duration=args.duration,
+        workers=args.workers,
+        consignors=args.consignors,
+        output=args.output,
+    )
 
 
 def _django(env: dict[str, str]) -> None:
@@ -64,10 +75,58 @@ def _django(env: dict[str, str]) -> None:
     django.setup()
 
 
-def build() -> dict[str, Any]:
-    """The world, roomy figures, and a token per acting user."""
+def _more_consignors(w: Any, count: int) -> list[tuple[int, Any]]:
+    """``count`` more generators like the world's (a site in 长春, a filed plan naming the receiver,
+    a contract with it, an admin), through the services: (site id, user) each."""
+    import datetime as dt
     from decimal import Decimal
 
+    from django.utils import timezone
+
+    from weifei.accounts.services import enterprise_user_create
+    from weifei.core.actors import SYSTEM
+    from weifei.manifests.testing import CODE, PASSWORD, credit_code
+    from weifei.plans import services as plans
+    from weifei.registry import services as registry
+
+    today = timezone.localdate()
+    out = []
+    for i in range(count):
+        n = 100 + i
+        unit = registry.enterprise_create(
+            actor=SYSTEM, credit_code=credit_code(n), name=f"长春压测机械制造有限公司{n}", region_key="220102",
+            roles=("is_generator",),
+        )  # fmt: skip
+        site = registry.site_create(
+            actor=SYSTEM, enterprise=unit, name="一厂", address=f"南关区压测路{n}号", region_key="220102",
+            roles=["generator"],
+        )  # fmt: skip
+        registry.contract_create(
+            actor=SYSTEM, kind="disposal", number=f"HT-压测-{n}", party_a=unit, party_b=w.receiver,
+            waste_codes=[CODE], planned_tonnes=Decimal(100), valid_from=today - dt.timedelta(days=100),
+            valid_to=today + dt.timedelta(days=265),
+        )  # fmt: skip
+        plan = plans.plan_draft(actor=SYSTEM, site_id=site.id, year=today.year)
+        plans.plan_line_add(actor=SYSTEM, plan_id=plan.id, section="A3", waste_code=CODE, tonnes=Decimal(1_000_000))
+        plans.plan_line_add(
+            actor=SYSTEM, plan_id=plan.id, section="A7", waste_code=CODE, tonnes=Decimal(1_000_000),
+            transfer_type="in_province", receiver_type="licensed", receiver_id=w.receiver.id, method_code="D10",
+        )  # fmt: skip
+        plans.plan_file(actor=SYSTEM, plan_id=plan.id)
+        user = enterprise_user_create(
+            actor=SYSTEM, enterprise=unit, username=f"bench_{n}", password=PASSWORD, full_name=f"压测{n}", role="admin"
+        ).user
+        out.append((site.id, user))
+    return out
+
+
+def build(consignors: int = 1) -> dict[str, Any]:
+    """The world, roomy figures, ``consignors`` generators (the world's and more), and a token per
+    acting user. Every manifest's events join its consignor's chain, so one consignor is the worst
+    case (every client's writes queue on one chain head); a province has thousands."""
+    from decimal import Decimal
+
+    from weifei.accounts.selectors import actor_for
     from weifei.accounts.services import api_token_create
     from weifei.manifests.testing import world
     from weifei.plans.models import PlanLine
@@ -77,22 +136,25 @@ def build() -> dict[str, Any]:
     PlanLine.objects.filter(plan__site=w.site).update(tonnes=Decimal(1_000_000))
     Licence.objects.filter(holder__in=[w.receiver, w.receiver2]).update(annual_capacity_tonnes=Decimal(10_000_000))
     LicenceScope.objects.filter(licence__holder__in=[w.receiver, w.receiver2]).update(annual_tonnes=Decimal(10_000_000))
-    tokens = {}
-    for who in ("consignor", "driver1", "receiver"):
-        _token, plain = api_token_create(actor=w.actor(who), name="bench", scopes=["read", "write"])
-        tokens[who] = plain
+
+    def token(user: Any) -> str:
+        return api_token_create(actor=actor_for(user), name="bench", scopes=["read", "write"])[1]
+
+    senders = [(w.site.id, w.users["consignor"]), *_more_consignors(w, max(consignors, 1) - 1)]
+    body = {
+        "receiver_id": w.receiver.id,
+        "transfer_type": "in_province",
+        "shipper": "consignor",
+        "planned_method_code": "D10",
+        "emergency_measures": "配备吸附棉、灭火器",
+        "lines": [{"waste_code": "900-249-08", "declared_tonnes": "0.5", "packaging": "铁桶"}],
+        "legs": [{"carrier_id": w.carrier1.id, "vehicle_id": w.vehicles["c1"].id, "driver_id": w.drivers["c1"].id}],
+    }
     return {
-        "tokens": tokens,
-        "body": {
-            "consignor_site_id": w.site.id,
-            "receiver_id": w.receiver.id,
-            "transfer_type": "in_province",
-            "shipper": "consignor",
-            "planned_method_code": "D10",
-            "emergency_measures": "配备吸附棉、灭火器",
-            "lines": [{"waste_code": "900-249-08", "declared_tonnes": "0.5", "packaging": "铁桶"}],
-            "legs": [{"carrier_id": w.carrier1.id, "vehicle_id": w.vehicles["c1"].id, "driver_id": w.drivers["c1"].id}],
-        },
+        "tokens": {"driver1": token(w.users["driver1"]), "receiver": token(w.users["receiver"])},
+        "consignors": [
+            {"token": token(user), "body": {**body, "consignor_site_id": site_id}} for site_id, user in senders
+        ],
     }
 
 
@@ -108,14 +170,47 @@ class Stats:
             self.latency[step].append(seconds)
 
 
-def _lifecycle(client: dict[str, httpx.Client], body: dict[str, Any], stats: Stats) -> None:
+class LeanClient:
+    """A keep-alive HTTP/1.1 client on the standard library's ``http.client``: the load generator
+    shares the 2 cores with the server and the database, and httpx costs several times more CPU
+    per request. One connection, reopened if the server closes it."""
+
+    def __init__(self, base_url: str, token: str) -> None:
+        parts = urlsplit(base_url)
+        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
+        self.headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        self.conn: http.client.HTTPConnection | None = None
+
+    def post(self, path: str, payload: dict[str, Any]) -> tuple[int, bytes]:
+        body = json.dumps(payload).encode()
+        headers = {**self.headers, "Idempotency-Key": uuid.uuid4().hex}
+        for attempt in (1, 2):
+            if self.conn is None:
+                self.conn = http.client.HTTPConnection(self.host, self.port, timeout=30)
+            try:
+                self.conn.request("POST", path, body=body, headers=headers)
+                response = self.conn.getresponse()
+                return response.status, response.read()
+            except (ConnectionError, http.client.HTTPException):
+                self.close()
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+
+def _lifecycle(client: dict[str, LeanClient], body: dict[str, Any], stats: Stats) -> None:
     def call(step: str, who: str, path: str, payload: dict[str, Any]) -> dict[str, Any]:
         t0 = time.perf_counter()
-        r = client[who].post(path, json=payload, headers={"Idempotency-Key": uuid.uuid4().hex})
+        status, content = client[who].post(path, payload)
         stats.add(step, time.perf_counter() - t0)
-        if r.status_code not in (200, 201):
-            raise RuntimeError(f"{step}: {r.status_code} {r.text[:200]}")
-        return dict(r.json())
+        if status not in (200, 201):
+            raise RuntimeError(f"{step}: {status} {content[:200]!r}")
+        return dict(json.loads(content))
 
     m = call("create", "consignor", "/api/v1/manifests/", body)
     base = f"/api/v1/manifests/{m['id']}/events"
@@ -131,15 +226,14 @@ def load_api(base_url: str, built: dict[str, Any], config: Config) -> dict[str, 
     stats = Stats()
     stop = time.monotonic() + config.duration
 
-    def worker() -> None:
-        clients = {
-            who: httpx.Client(base_url=base_url, timeout=30.0, headers={"Authorization": f"Bearer {token}"})
-            for who, token in built["tokens"].items()
-        }
+    def worker(index: int) -> None:
+        sender = built["consignors"][index % len(built["consignors"])]
+        clients = {who: LeanClient(base_url, token) for who, token in built["tokens"].items()}
+        clients["consignor"] = LeanClient(base_url, sender["token"])
         try:
             while time.monotonic() < stop:
                 try:
-                    _lifecycle(clients, built["body"], stats)
+                    _lifecycle(clients, sender["body"], stats)
                 except Exception as exc:
                     with stats.lock:
                         stats.errors.append(str(exc)[:300])
@@ -151,7 +245,7 @@ def load_api(base_url: str, built: dict[str, Any], config: Config) -> dict[str, 
                 c.close()
 
     t0 = time.perf_counter()
-    threads = [threading.Thread(target=worker) for _ in range(config.clients)]
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(config.clients)]
     for t in threads:
         t.start()
     for t in threads:
@@ -214,7 +308,8 @@ def load_sql(url: str, built: dict[str, Any], config: Config) -> dict[str, Any]:
                     cur.execute(
                         "INSERT INTO manifests_manifestline (manifest_id, waste_code, category, waste_name, "
                         "common_name, hazards, form, packaging, container_count, declared_tonnes, dg_class, "
-                        "un_number) VALUES (%s, '900-249-08', 'HW08', 'x', '', 'T,I', '', '铁桶', 0, 0.5, '', '')",
+                        "un_number, exemption_stage) "
+                        "VALUES (%s, '900-249-08', 'HW08', 'x', '', 'T,I', '', '铁桶', 0, 0.5, '', '', '')",
                         [mid],
                     )
                     cur.execute(
@@ -251,6 +346,20 @@ def load_sql(url: str, built: dict[str, Any], config: Config) -> dict[str, Any]:
     return {"lifecycles": done, "seconds": round(elapsed, 2), "lifecycles_per_s": round(done / elapsed, 2)}
 
 
+def _cpu(server: harness.Server, pg_pid: int | None) -> dict[str, float]:
+    return {
+        "server": server.cpu_seconds(),
+        "database": harness.process_tree_cpu_seconds(pg_pid) if pg_pid else 0.0,
+        "client": time.process_time(),  # this process: the load generator's threads
+        "machine": harness.machine_busy_cpu_seconds(),
+    }
+
+
+def _cpu_cores(before: dict[str, float], after: dict[str, float], seconds: float) -> dict[str, float]:
+    """CPU used during the load, in cores (CPU seconds ÷ wall seconds): where the 2 cores went."""
+    return {k: round((after[k] - before[k]) / seconds, 2) for k in before} if seconds else {}
+
+
 def run(config: Config) -> dict[str, Any]:
     url = harness.database_url()
     report: dict[str, Any] = {
@@ -259,7 +368,12 @@ def run(config: Config) -> dict[str, Any]:
         "machine": harness.machine_description(),
         "software": harness.software_description(),
         "database": harness.database_description(url),
-        "config": {"clients": config.clients, "duration": config.duration, "workers": config.workers},
+        "config": {
+            "clients": config.clients,
+            "duration": config.duration,
+            "workers": config.workers,
+            "consignors": config.consignors,
+        },
     }
     var_dir = harness.make_scratch_dir()
     env = harness.server_environment(var_dir)
@@ -269,9 +383,12 @@ def run(config: Config) -> dict[str, Any]:
             raise RuntimeError("the benchmark is for PostgreSQL: set DATABASE_URL to an empty database")
         harness.prepare_database(env)
         _django(env)
-        built = build()
+        built = build(config.consignors)
+        pg_pid = harness.local_postgres_pid(url.replace("postgres://", "postgresql://"))
         with harness.Server(harness.uvicorn_kind(config.workers), env, var_dir) as server:
+            before = _cpu(server, pg_pid)
             report["api"] = load_api(server.base_url, built, config)
+            report["api"]["cpu_cores"] = _cpu_cores(before, _cpu(server, pg_pid), report["api"]["seconds"])
             errors = harness.log_errors(server.log_path)
             if errors:
                 report["server_errors"] = errors
@@ -304,6 +421,9 @@ def print_report(report: dict[str, Any]) -> None:
             f"API: {api['lifecycles']} lifecycles in {api['seconds']} s = {api['lifecycles_per_s']}/s, "
             f"{api['requests']} requests, {api['errors']} failed"
         )
+        cores = api.get("cpu_cores") or {}
+        if cores:
+            print("  cpu (cores): " + ", ".join(f"{k} {v}" for k, v in cores.items()))
         for step, s in api["per_step"].items():
             print(f"  {step:>7}: p50 {s['p50_ms']:7.1f} ms  p95 {s['p95_ms']:7.1f} ms  p99 {s['p99_ms']:7.1f} ms")
     if "sql_baseline" in report:

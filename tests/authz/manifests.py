@@ -50,7 +50,23 @@ def _cancelled(w: World) -> bool:
 def _linked(w: World) -> bool:
     from weifei.manifests.models import RoadControlLink
 
-    return RoadControlLink.objects.filter(manifest_id=w.ids["mp_manifest"]).count() == 3
+    return RoadControlLink.objects.filter(manifest_id=w.ids["mp_manifest"]).count() == w.ids["mp_links"] + 1
+
+
+def _revoked(w: World) -> bool:
+    from weifei.manifests.models import RoadControlLink
+
+    return RoadControlLink.objects.get(id=w.ids["mp_link_revoke"]).revoked_at is not None
+
+
+def _lists_links(response: Any, world: World) -> bool:
+    """The links page: the manifest's links listed, never a token."""
+    page = response.content.decode() if response.status_code == 200 else ""
+    return (
+        f'data-link="{world.ids["mp_link_revoke"]}"' in page
+        and world.secrets["mp_token"] not in page
+        and world.secrets["mp_revoke_token"] not in page
+    )
 
 
 def _wizard(w: World) -> dict[str, Any]:
@@ -89,6 +105,20 @@ PAGE_CELLS: list[Cell] = [
         body=lambda w: {"hours": "24"},
         ok=changed(_linked),
     ),
+    page(
+        "get",
+        "manifests/<int:manifest_id>/road-links/",
+        OWN_READ,
+        lambda w: f"/manifests/{_mid(w)}/road-links/",
+        ok=_lists_links,
+    ),
+    page(
+        "post",
+        "manifests/<int:manifest_id>/road-links/<int:link_id>/revoke/",
+        ROAD_LINK_WRITE,
+        lambda w: f"/manifests/{_mid(w)}/road-links/{w.ids['mp_link_revoke']}/revoke/",
+        ok=changed(_revoked),
+    ),
     page("get", "manifests/road/<str:token>/", ALL, lambda w: f"/manifests/road/{w.secrets['mp_token']}/", ok=_pdf),
     page(
         "get", "manifests/road/<str:token>/", NOBODY, lambda w: f"/manifests/road/{w.secrets['mp_expired']}/", ok=_pdf
@@ -98,7 +128,7 @@ CELLS += PAGE_CELLS
 
 
 def _pages_extend(world: World) -> None:
-    """A draft manifest of the own site, a valid and an expired road-control link."""
+    """A draft manifest of the own site, two valid road-control links (one to revoke) and an expired one."""
     from weifei.core.actors import SYSTEM
     from weifei.manifests.models import RoadControlLink
     from weifei.manifests.roadlink import road_link_create
@@ -118,6 +148,9 @@ def _pages_extend(world: World) -> None:
     _, world.secrets["mp_token"] = road_link_create(actor=SYSTEM, manifest_id=m.id)
     expired, world.secrets["mp_expired"] = road_link_create(actor=SYSTEM, manifest_id=m.id)
     RoadControlLink.objects.filter(id=expired.id).update(expires_at=timezone.now() - dt.timedelta(hours=1))
+    to_revoke, world.secrets["mp_revoke_token"] = road_link_create(actor=SYSTEM, manifest_id=m.id)
+    world.ids["mp_link_revoke"] = to_revoke.id
+    world.ids["mp_links"] = RoadControlLink.objects.filter(manifest_id=m.id).count()
 
 
 # ==== PAGES — end ===================================================================================

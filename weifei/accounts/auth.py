@@ -38,7 +38,12 @@ def client_ip(request: HttpRequest) -> str | None:
 
 class ApiTokenAuth(HttpBearer):
     def authenticate(self, request: HttpRequest, token: str) -> ApiToken:
-        resolved = api_token_resolve(token.strip())
+        plaintext = token.strip()
+        earlier = getattr(request, "_weifei_token_resolved", None)  # the idempotency middleware's lookup
+        if earlier is not None and earlier[0] == plaintext:
+            resolved = earlier[1]
+        else:
+            resolved = api_token_resolve(plaintext)
         if resolved is None:
             raise Unauthenticated("API 令牌无效、已撤销或已过期", code="token_invalid")
         if request.method not in SAFE_METHODS and not resolved.has_scope("write"):

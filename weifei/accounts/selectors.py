@@ -10,7 +10,7 @@ import re
 from dataclasses import replace
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Q, QuerySet, Value
 from django.utils import timezone
 
 from weifei.catalog.models import Region
@@ -47,8 +47,20 @@ def _actor_for_token(token: ApiToken) -> Actor:
 def _actor_for_user(user: Any) -> Actor:
     if user is None or not getattr(user, "is_authenticated", False):
         return PUBLIC
-    assignment = RegulatorAssignment.objects.select_related("region").filter(user=user).first()
     label = user.get_full_name() or user.get_username()
+    # One query for both kinds of tie (an account is a regulator or a unit's member, not both):
+    # ("r", assignment id, role) rows first, then ("m", enterprise id, role) rows.
+    ties = list(
+        RegulatorAssignment.objects.filter(user=user)
+        .values_list(Value("r"), "id", "role")
+        .union(Membership.objects.filter(user=user).values_list(Value("m"), "enterprise_id", "role"), all=True)
+    )
+    assignment_ids = [tid for kind, tid, _role in ties if kind == "r"]
+    assignment = (
+        RegulatorAssignment.objects.select_related("region").filter(id=min(assignment_ids)).first()
+        if assignment_ids
+        else None
+    )
     if assignment is not None:
         ids = jurisdiction_region_ids(assignment.region)
         keys = frozenset(Region.objects.filter(id__in=ids).values_list("key", flat=True))
@@ -60,7 +72,7 @@ def _actor_for_user(user: Any) -> Actor:
             region_level=assignment.region.level,
             read_only=assignment.role == RegulatorAssignment.Role.LIAISON,
         )
-    pairs = frozenset(Membership.objects.filter(user=user).values_list("enterprise_id", "role"))
+    pairs = frozenset((int(eid), str(role)) for kind, eid, role in ties if kind == "m")
     return Actor(
         kind="enterprise",
         user_id=user.pk,

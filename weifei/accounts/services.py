@@ -65,6 +65,12 @@ def regulator_account_create(
         raise ApplicationError(f"行政区域 {region_key} 不存在", code="region_not_found", field="region")
     if region.level == Region.Level.AREA:
         raise ApplicationError("监管账户不能绑定到管委会辖区，应绑定到管委会", code="region_level", field="region")
+    if not region.in_home_province:
+        # Neighbouring provinces' regions exist for their units (cross-province receivers); their
+        # authorities work on their own platforms and exchange messages (docs/approvals.md).
+        raise ApplicationError(
+            f"{region.name}不在本省：监管账户只能绑定到吉林省内的区域", code="region_out_of_province", field="region"
+        )
     user = _new_user(username, password, full_name)
     assignment = RegulatorAssignment.objects.create(user=user, region=region, department=department, role=role)
     event_record(

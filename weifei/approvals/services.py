@@ -71,6 +71,12 @@ def _province(value: str, field: str) -> str:
     return value
 
 
+def _province_name(code: str) -> str:
+    from weifei.catalog.models import Region
+
+    return Region.objects.filter(key=code).values_list("name", flat=True).first() or code
+
+
 def _locked(application_id: int) -> Application:
     found = Application.objects.select_for_update().filter(id=application_id).first()
     if found is None:
@@ -143,6 +149,19 @@ def application_create(
     credit = validate_credit_code(receiver_credit_code, field="receiver_credit_code")
     if credit == site.enterprise.credit_code:
         raise ApplicationError("接受人不能是移出人本身", code="receiver_is_consignor", field="receiver_credit_code")
+    registered = Enterprise.objects.select_related("region").filter(credit_code=credit).first()
+    if (
+        registered is not None
+        and not registered.region.in_home_province
+        and registered.region.province_code != province
+    ):
+        # An out-of-province receiver the province registered here names its own province.
+        raise ApplicationError(
+            f"接受人 {registered.name} 登记在{_province_name(registered.region.province_code)}，"
+            f"与接受地省份 {province} 不符",
+            code="receiver_province_mismatch",
+            field="receiver_province",
+        )
     licence = (receiver_licence_number or "").strip()
     if not licence:
         raise ApplicationError(

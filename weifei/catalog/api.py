@@ -90,6 +90,7 @@ class RegionOut(Schema):
     parent: str | None
     supervisor: str | None
     carved_from: str | None
+    province_code: str
 
 
 class ValidateIn(Schema):
@@ -192,8 +193,9 @@ def methods(request: HttpRequest) -> list[object]:
 
 
 @router.get("/regions", response=list[RegionOut])
-def regions(request: HttpRequest, level: str = "") -> list[dict[str, object]]:
-    rows = selectors.regions(actor=actor_for(request.user), level=level)
+def regions(request: HttpRequest, level: str = "", province: str = "") -> list[dict[str, object]]:
+    """Jilin's regions; ``province=210000`` (or ``all``) for a neighbouring province's."""
+    rows = selectors.regions(actor=actor_for(request.user), level=level, province=province[:10])
     return [
         {
             "key": r.key,
@@ -204,6 +206,7 @@ def regions(request: HttpRequest, level: str = "") -> list[dict[str, object]]:
             "parent": r.parent.key if r.parent else None,
             "supervisor": r.supervisor.key if r.supervisor else None,
             "carved_from": r.carved_from.key if r.carved_from else None,
+            "province_code": r.province_code,
         }
         for r in rows
     ]

@@ -12,19 +12,21 @@ import datetime as dt
 import threading
 import time
 
-from .models import CatalogueVersion, Category, WasteCode
+from .models import CatalogueVersion, Category, DisposalMethod, WasteCode
 
 TTL_SECONDS = 60.0
 _lock = threading.Lock()
 _versions: tuple[float, list[CatalogueVersion]] | None = None
 _codes: dict[tuple[int, dt.datetime], dict[str, WasteCode]] = {}
 _categories: dict[tuple[int, dt.datetime], frozenset[str]] = {}
+_methods: tuple[float, frozenset[str]] | None = None
 
 
 def invalidate() -> None:
-    global _versions
+    global _versions, _methods
     with _lock:
         _versions = None
+        _methods = None
         _codes.clear()
         _categories.clear()
 
@@ -71,3 +73,21 @@ def category_codes(version: CatalogueVersion) -> frozenset[str]:
         with _lock:
             _categories[key] = found
     return found
+
+
+def method_codes() -> frozenset[str]:
+    """The utilization/disposal method codes (R1…, D1…, C1…) that exist."""
+    global _methods
+    now = time.monotonic()
+    cached = _methods
+    if cached is not None and cached[0] > now:
+        return cached[1]
+    found = frozenset(DisposalMethod.objects.values_list("code", flat=True))
+    with _lock:
+        _methods = (now + TTL_SECONDS, found)
+    return found
+
+
+def method_exists(code: str) -> bool:
+    """Whether the method code exists (codes are only ever added: a miss asks the database)."""
+    return code in method_codes() or DisposalMethod.objects.filter(code=code).exists()

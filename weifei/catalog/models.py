@@ -155,6 +155,21 @@ class DisposalMethod(models.Model):
         return f"{self.code} {self.name}"
 
 
+# The province this instance supervises. Regions of other provinces (the neighbours 辽宁、黑龙江、
+# 内蒙古, province and prefecture level) are loaded so out-of-province receivers and carriers can be
+# registered; everything Jilin-specific (jurisdictions, numbering, pickers, statistics) ignores them.
+HOME_PROVINCE = "220000"
+
+
+class RegionQuerySet(models.QuerySet["Region"]):
+    def home(self) -> RegionQuerySet:
+        """Jilin's regions only (the province, its prefectures, counties, zones and areas)."""
+        return self.filter(province_code=HOME_PROVINCE)
+
+    def out_of_province(self) -> RegionQuerySet:
+        return self.exclude(province_code=HOME_PROVINCE)
+
+
 class Region(models.Model):
     """An administrative or supervision region.
 
@@ -182,6 +197,11 @@ class Region(models.Model):
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="carved_areas"
     )
     note = models.TextField(blank=True)
+    # The 6-digit code of the province the region lies in: HOME_PROVINCE for Jilin's, else a
+    # neighbouring province outside this platform's jurisdiction.
+    province_code = models.CharField("所属省份代码", max_length=6, default=HOME_PROVINCE, db_index=True)
+
+    objects = RegionQuerySet.as_manager()
 
     class Meta:
         ordering = ["key"]
@@ -190,6 +210,10 @@ class Region(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def in_home_province(self) -> bool:
+        return self.province_code == HOME_PROVINCE
 
     @property
     def is_authority(self) -> bool:

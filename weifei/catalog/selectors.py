@@ -4,6 +4,7 @@ so that every read in weifei has the same shape."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 
 from django.db.models import Count, Q, QuerySet
@@ -126,8 +127,21 @@ def disposal_methods(*, actor: Actor) -> QuerySet[DisposalMethod]:
     return DisposalMethod.objects.all()
 
 
-def regions(*, actor: Actor, level: str = "") -> QuerySet[Region]:
+def regions(*, actor: Actor, level: str = "", province: str = "") -> QuerySet[Region]:
+    """Jilin's regions by default; ``province`` = a neighbouring province's code (``210000``) for its
+    regions, or ``all`` for every loaded region (the out-of-province receivers' pickers)."""
     qs = Region.objects.select_related("parent", "supervisor", "carved_from")
+    province = (province or "").strip()
+    if not province:
+        qs = qs.home()
+    elif province != "all":
+        if not re.fullmatch(r"\d{2}0000", province):
+            raise ApplicationError(
+                f"省份代码 {province!r} 无效：应为 6 位省级代码（如 210000）或 all",
+                code="province_invalid",
+                field="province",
+            )
+        qs = qs.filter(province_code=province)
     if level:
         if level not in Region.Level.values:
             raise ApplicationError(f"区域级别 {level!r} 无效", code="level_invalid", field="level")
@@ -136,16 +150,18 @@ def regions(*, actor: Actor, level: str = "") -> QuerySet[Region]:
 
 
 def prefectures(*, actor: Actor) -> QuerySet[Region]:
-    return Region.objects.filter(Q(level=Region.Level.PREFECTURE)).order_by("key")
+    """Jilin's prefectures (other provinces' are not Jilin's divisions)."""
+    return Region.objects.home().filter(Q(level=Region.Level.PREFECTURE)).order_by("key")
 
 
 def jurisdiction_region_ids(region: Region) -> set[int]:
     """The region itself and every region whose chain of supervising authorities reaches it.
 
     A county sees itself; a prefecture its counties and zones (not 梅河口市, which the province
-    supervises); 长白山管委会 its three areas; the province everything.
+    supervises); 长白山管委会 its three areas; the province everything in Jilin — never a region of
+    another province (those are supervised by their own province, outside this platform).
     """
-    rows = list(Region.objects.values_list("id", "supervisor_id"))
+    rows = list(Region.objects.filter(province_code=region.province_code).values_list("id", "supervisor_id"))
     children: dict[int | None, list[int]] = {}
     for rid, sup in rows:
         children.setdefault(sup, []).append(rid)

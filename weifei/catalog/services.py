@@ -18,6 +18,7 @@ from . import cache
 from .models import (
     HAZARD_CHARACTERISTICS,
     HAZARD_SEMANTICS,
+    HOME_PROVINCE,
     CatalogueVersion,
     Category,
     CodeMapping,
@@ -273,6 +274,7 @@ def disposal_methods_load(*, csv_path: Path) -> int:
                 "provisional": "UNCONFIRMED" in row["source"],
             },
         )
+    transaction.on_commit(cache.invalidate)
     return len(rows)
 
 
@@ -282,8 +284,11 @@ def regions_load(
     divisions_csv: Path = DATA_DIR / "jilin_admin_divisions.csv",
     special_csv: Path = DATA_DIR / "special_regions.csv",
     overrides_csv: Path = DATA_DIR / "supervision_overrides.csv",
+    neighbours_csv: Path = DATA_DIR / "neighbouring_provinces.csv",
 ) -> int:
-    """Load Jilin's divisions, the special supervision regions and routing overrides."""
+    """Load Jilin's divisions, the special supervision regions and routing overrides, then the
+    neighbouring provinces (province and prefecture level) with their own ``province_code``: each
+    is supervised by its own province, which nothing in Jilin's tree reaches."""
     by_key: dict[str, Region] = {r.key: r for r in Region.objects.all()}
 
     def upsert(key: str, **values: object) -> Region:
@@ -316,6 +321,7 @@ def regions_load(
             official=official,
             parent=parent,
             supervisor=parent,
+            province_code=HOME_PROVINCE,
             note=row.get("note", ""),
         )
     for row in _read_csv(special_csv, ["key", "name", "level", "parent_key", "supervisor_key", "carved_from_code6"]):
@@ -328,6 +334,23 @@ def regions_load(
             parent=by_key[row["parent_key"]],
             supervisor=by_key.get(row["supervisor_key"]),
             carved_from=by_key.get(row["carved_from_code6"]),
+            province_code=HOME_PROVINCE,
+            note=row.get("note", ""),
+        )
+    for row in _read_csv(neighbours_csv, ["code6", "name", "level", "parent_code6", "official_gbt2260"]):
+        code6, level = row["code6"], row["level"]
+        if code6[:2] == HOME_PROVINCE[:2] or level not in (Region.Level.PROVINCE, Region.Level.PREFECTURE):
+            raise ApplicationError(f"{neighbours_csv.name}：{code6} 不是外省的省级或地级区划", code="region_invalid")
+        parent = by_key.get(row["parent_code6"]) if row["parent_code6"] else None
+        upsert(
+            code6,
+            code6=code6,
+            name=row["name"],
+            level=level,
+            official=row["official_gbt2260"] == "yes",
+            parent=parent,
+            supervisor=parent,
+            province_code=f"{code6[:2]}0000",
             note=row.get("note", ""),
         )
     for row in _read_csv(overrides_csv, ["code6", "supervisor_key"]):

@@ -10,6 +10,7 @@ pages can warn instead of silently mis-computing a deadline.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from functools import lru_cache
 
 import chinese_calendar
@@ -19,10 +20,28 @@ from .errors import ApplicationError
 MAX_SPAN_DAYS = 3660  # deadlines are at most a few years out; refuse absurd inputs
 
 
+# The overrides change a few times a year; each process keeps them for OVERRIDES_TTL seconds, and a
+# change saved in this process is seen at once (signals in apps.py call ``invalidate``).
+OVERRIDES_TTL = 60.0
+_cached: tuple[float, dict[dt.date, bool]] | None = None
+
+
+def invalidate() -> None:
+    global _cached
+    _cached = None
+
+
 def _overrides() -> dict[dt.date, bool]:
+    global _cached
     from .models import CalendarOverride
 
-    return dict(CalendarOverride.objects.values_list("date", "is_workday"))
+    now = time.monotonic()
+    found = _cached
+    if found is not None and found[0] > now:
+        return found[1]
+    rows = dict(CalendarOverride.objects.values_list("date", "is_workday"))
+    _cached = (now + OVERRIDES_TTL, rows)
+    return rows
 
 
 @lru_cache(maxsize=64)

@@ -45,6 +45,12 @@ class LineIn(Schema):
     label_codes: list[Annotated[str, Field(max_length=40)]] = Field(
         default_factory=list, max_length=services.MAX_CONTAINERS, description="装载容器的数字识别码（台账标签）"
     )
+    exemption_seq: int | None = Field(
+        None, ge=1, le=999, description="豁免清单序号：本废物依据《危险废物豁免管理清单》该项豁免某一环节"
+    )
+    exemption_stage: str = Field(
+        "", max_length=20, description="豁免环节：全部环节、收集、运输、利用、处置、利用、处置（与序号一同填写）"
+    )
 
 
 class LegIn(Schema):
@@ -133,6 +139,8 @@ class LineOut(Schema):
     received_tonnes: Decimal | None
     dg_class: str
     un_number: str
+    exemption_seq: int | None
+    exemption_stage: str
 
 
 class LegOut(Schema):
@@ -302,6 +310,8 @@ def _with_details(qs: QuerySet[Manifest]) -> QuerySet[Manifest]:
 
 def manifest_out(m: Manifest) -> dict[str, Any]:
     containers = getattr(m, "container_total", None)
+    if containers is None:
+        containers = len(m.container_rows())
     return {
         "id": m.id,
         "number": m.number,
@@ -321,8 +331,8 @@ def manifest_out(m: Manifest) -> dict[str, Any]:
         "approval_reference": m.approval_reference,
         "planned_method_code": m.planned_method_code,
         "emergency_measures": m.emergency_measures,
-        "lines": list(m.lines.all()),
-        "containers": containers if containers is not None else m.containers.count(),
+        "lines": m.line_rows(),
+        "containers": containers,
         "legs": [
             {
                 "order": leg.order,
@@ -337,7 +347,7 @@ def manifest_out(m: Manifest) -> dict[str, Any]:
                 "handover_at": leg.handover_at,
                 "handover_place": leg.handover_place,
             }
-            for leg in m.legs.all()
+            for leg in m.leg_rows()
         ],
         "acceptance": m.acceptance,
         "refused_tonnes": m.refused_tonnes,
@@ -437,12 +447,14 @@ def create(request: HttpRequest, payload: ManifestIn) -> Status[Any]:
                 dg_class=line.dg_class,
                 un_number=line.un_number,
                 label_codes=tuple(line.label_codes),
+                exemption_seq=line.exemption_seq,
+                exemption_stage=line.exemption_stage,
             )
             for line in payload.lines
         ],
         legs=[services.LegIn(**leg.dict()) for leg in payload.legs],
     )
-    return Status(201, _detail(actor, m.id))
+    return Status(201, manifest_out(m))  # the creator's own unit: visible to it
 
 
 @router.get(
@@ -518,7 +530,9 @@ def transition(request: HttpRequest, manifest_id: int, event: str, payload: Even
     m = services.manifest_transition(
         actor=actor, manifest_id=manifest_id, event=event, payload=data, method=_signature_method(request)
     )
-    return _detail(actor, m.id)
+    # The actor just signed as a party (or as the regulator of its region), so it sees the manifest;
+    # the answer is the locked, updated row and the rows the transition read, not a second read.
+    return manifest_out(m)
 
 
 @router.get("/{manifest_id}/signatures", response=SignatureList)

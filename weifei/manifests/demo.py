@@ -54,10 +54,12 @@ from weifei.catalog.validation import validate_waste_code
 from weifei.core.actors import SYSTEM
 from weifei.core.bulk_events import EventEntry, events_record_bulk
 from weifei.core.errors import ApplicationError
+from weifei.core.identifiers import credit_code_check_char
 from weifei.core.workdays import WorkCalendar
 from weifei.plans.demo_ledger import _km, raw_insert
 from weifei.plans.models import LedgerEntry
-from weifei.registry.models import Driver, Enterprise, RoadTransportLicence, Site, Vehicle
+from weifei.registry.models import Driver, Enterprise, Licence, RoadTransportLicence, Site, Vehicle
+from weifei.registry.services import enterprise_create, licence_create, site_create
 
 from .lifecycle import Event, Role
 from .models import Manifest, ManifestContainer, ManifestCounter, ManifestLeg, ManifestLine, Signature, State
@@ -92,6 +94,8 @@ class ManifestDemoSummary:
     containers: int = 0
     signatures: int = 0
     cross_province: int = 0
+    approvals: int = 0  # cross-province approvals (weifei.approvals) the cross-province manifests use
+    out_of_province_receivers: int = 0  # registered by the demo (辽宁、黑龙江), each with a licence
     discrepancies: int = 0
     refused: int = 0
 
@@ -262,7 +266,7 @@ def _insert(model: type[models.Model], names: tuple[str, ...], rows: list[tuple[
     tail = tuple(
         f.get_db_prep_save(
             now if getattr(f, "auto_now_add", False) or getattr(f, "auto_now", False)
-            else (f.get_default() if f.has_default() else None),
+            else f.get_default(),  # the declared default, else "" for a text field, else None
             connection,
         )
         for f in rest
@@ -461,9 +465,11 @@ def demo_manifests_generate(
     already made from the ledger)."""
     end = min(dt.datetime.combine(today, dt.time(23, 59, 59), tzinfo=SH), now or timezone.now())
     planner = _Planner(seed=seed, now=end, today=today)
+    showcase_ids = {e.id for e in (showcases or {}).values()}
+    out_of_province = _redirect_cross_province(seed=seed, today=today, showcase_ids=showcase_ids)
     groups = _shipments()
     if not groups:
-        return ManifestDemoSummary()
+        return ManifestDemoSummary(out_of_province_receivers=out_of_province)
     site_ids = sorted({k[0] for k in groups})
     sites = {s.id: s for s in Site.objects.filter(id__in=site_ids).select_related("enterprise", "region__carved_from")}
     receiver_ids = sorted({k[1] for k in groups})
@@ -472,7 +478,6 @@ def demo_manifests_generate(
     for s in Site.objects.filter(enterprise_id__in=receiver_ids).select_related("region").order_by("id"):
         receiver_sites.setdefault(s.enterprise_id, s)
     carriers = _carriers()
-    showcase_ids = {e.id for e in (showcases or {}).values()}
     prefecture = {sid: prefecture_of(s.region) for sid, s in sites.items()}
 
     plans: list[_Plan] = []
@@ -526,7 +531,7 @@ def demo_manifests_generate(
             planner.timeline(p, rng, km, stalled=recent and rng.random() < STALLED_RATE, moving=moving)
             if p.has(Event.ACCEPT) and tonnes >= DISCREPANCY_MIN_TONNES and rng.random() < DISCREPANCY_RATE:
                 planner.discrepancy(p, rng)
-            if rng.random() < CROSS_PROVINCE_RATE:
+            if not receiver.region.in_home_province:
                 p.transfer_type = Manifest.TransferType.CROSS_PROVINCE
             plans.append(p)
 
@@ -548,15 +553,12 @@ def demo_manifests_generate(
     # Numbers in creation order per year and origin prefecture; counters continue from any existing.
     plans.sort(key=lambda p: (p.created_at, p.rank))
     serials = {(c.year, c.prefecture): c.last_serial for c in ManifestCounter.objects.all()}
-    approvals: Counter[int] = Counter()
     for p in plans:
         year = _local(p.created_at).year
         key = (year, prefecture[p.site_id])
         serials[key] = serials.get(key, 0) + 1
         p.number = manifest_number(year, key[1], serials[key])
-        if p.transfer_type == Manifest.TransferType.CROSS_PROVINCE:
-            approvals[year] += 1
-            p.approval_reference = f"吉环危跨〔{year}〕{approvals[year]:03d}号"
+    approval_count = _approvals(plans, planner, seed)  # sets each cross-province manifest's approval number
     for p, new_id in zip(plans, _reserve_ids(Manifest, len(plans)), strict=True):
         p.id = new_id
 
@@ -569,6 +571,7 @@ def demo_manifests_generate(
                ((y, pr, n) for (y, pr), n in sorted(serials.items()) if (y, pr) not in existing))  # fmt: skip
     _record_imports(plans, sites, end)
     summary.refused = len(refused)
+    summary.approvals, summary.out_of_province_receivers = approval_count, out_of_province
     return summary
 
 
@@ -705,3 +708,179 @@ def _record_imports(plans: Iterable[_Plan], sites: Mapping[int, Site], end: dt.d
             )
         )
     events_record_bulk(entries)
+
+
+# ---------------------------------------------------------------- cross-province transfers
+
+
+@dataclass(frozen=True)
+class _OutReceiver:
+    """An out-of-province receiver of the demo (fictional unit, real prefecture and city position)."""
+
+    n: int
+    name: str
+    region_key: str
+    latitude: Decimal
+    longitude: Decimal
+    authority: str
+    licence_number: str
+
+
+OUT_OF_PROVINCE_RECEIVERS = (
+    _OutReceiver(1, "沈阳示范危险废物处置有限公司", "210100", Decimal("41.80"), Decimal("123.43"),
+                 "辽宁省生态环境厅", "辽危废经字2101001"),
+    _OutReceiver(2, "铁岭示范再生资源利用有限公司", "211200", Decimal("42.29"), Decimal("123.84"),
+                 "辽宁省生态环境厅", "辽危废经字2112002"),
+    _OutReceiver(3, "哈尔滨示范环保科技有限公司", "230100", Decimal("45.80"), Decimal("126.53"),
+                 "黑龙江省生态环境厅", "黑危废经字2301003"),
+    _OutReceiver(4, "牡丹江示范危废处置有限公司", "231000", Decimal("44.55"), Decimal("129.63"),
+                 "黑龙江省生态环境厅", "黑危废经字2310004"),
+)  # fmt: skip
+# Categories the out-of-province licences cover (industrial wastes; never HW01 medical waste).
+OUT_OF_PROVINCE_CATEGORIES = ("HW06", "HW08", "HW09", "HW11", "HW12", "HW13", "HW17", "HW18", "HW22", "HW31",
+                              "HW34", "HW35", "HW49", "HW50")  # fmt: skip
+APPROVAL_SPAN_DAYS = 300  # manifests of one approval lie within this many days (validity: 12 months)
+APPLY_MARGIN = Decimal("1.1")  # applied (and approved) tonnes: the year's shipments plus 10 %
+
+
+def _out_credit_code(r: _OutReceiver) -> str:
+    body = f"91{r.region_key}MA{9_000_000 + r.n:07d}"
+    return body + credit_code_check_char(body)
+
+
+def _out_of_province_receivers(today: dt.date) -> list[Enterprise]:
+    """The demo's out-of-province receivers, registered through the registry services as the system
+    (the province records them as receivers named in cross-province applications), each with a
+    site and the licence its own province issued. Existing ones are reused."""
+    result = []
+    for r in OUT_OF_PROVINCE_RECEIVERS:
+        code = _out_credit_code(r)
+        found = Enterprise.objects.filter(credit_code=code).first()
+        if found is not None:
+            result.append(found)
+            continue
+        unit = enterprise_create(
+            actor=SYSTEM, credit_code=code, name=r.name, region_key=r.region_key, roles=("is_operator",),
+            industry_code="7724", industry_name="危险废物治理", address=f"{r.name}厂区",
+            latitude=r.latitude, longitude=r.longitude,
+        )  # fmt: skip
+        site_create(
+            actor=SYSTEM, enterprise=unit, name="处置中心", address=f"{r.name}处置中心", region_key=r.region_key,
+            roles=["operator"], latitude=r.latitude, longitude=r.longitude,
+        )  # fmt: skip
+        licence_create(
+            actor=SYSTEM, holder=unit, number=r.licence_number, kind="comprehensive",
+            methods=["storage", "utilization", "disposal"], annual_capacity_tonnes=Decimal(50000),
+            valid_from=today - dt.timedelta(days=730), categories=list(OUT_OF_PROVINCE_CATEGORIES),
+            issuing_authority=r.authority,
+        )  # fmt: skip
+        result.append(unit)
+    return result
+
+
+def _redirect_cross_province(*, seed: int, today: dt.date, showcase_ids: set[int]) -> int:
+    """Choose the cross-province flows and name their receivers in the ledger's 委外 records.
+
+    About ``CROSS_PROVINCE_RATE`` of the (site, waste category) flows of ordinary generators (at
+    least two), among the categories the neighbours' licences cover, go to an out-of-province
+    receiver — the nearest of the demo's four, sometimes the second. The demo ledger chose Jilin
+    receivers; the chosen flows' 委外 records are rewritten here, inside the demo's transaction and
+    before anything reads them (no event describes a receiver), so ledger and manifests agree."""
+    receivers = _out_of_province_receivers(today)
+    licences = dict(Enterprise.objects.filter(id__in=[e.id for e in receivers]).values_list("id", "licences__number"))
+    flows: dict[tuple[int, str], list[int]] = defaultdict(list)
+    rows = LedgerEntry.objects.filter(
+        kind=Kind.SENT_OUT, reversal_of__isnull=True, reversed_by__isnull=True, receiver__isnull=False,
+        category__in=OUT_OF_PROVINCE_CATEGORIES,
+    ).exclude(site__enterprise_id__in=showcase_ids).values_list("id", "site_id", "category")  # fmt: skip
+    for eid, site_id, category in rows:
+        flows[(site_id, category)].append(eid)
+    if not flows:
+        return len(receivers)
+    sites = {s.id: s for s in Site.objects.filter(id__in={k[0] for k in flows}).select_related("enterprise")}
+
+    def draw(key: tuple[int, str]) -> float:
+        site = sites[key[0]]
+        return random.Random(f"weifei-cross/{seed}/{site.enterprise.credit_code}/{site.name}/{key[1]}").random()
+
+    ranked = sorted(flows, key=lambda k: (draw(k), sites[k[0]].enterprise.credit_code, k[1]))
+    chosen = ranked[: max(2, round(CROSS_PROVINCE_RATE * len(ranked)))]
+    for key in chosen:
+        site = sites[key[0]]
+        rng = random.Random(f"weifei-cross-receiver/{seed}/{site.enterprise.credit_code}/{site.name}/{key[1]}")
+        lat, lng = float(site.latitude or 0), float(site.longitude or 0)
+        near = sorted(receivers, key=lambda e: _km(lat, lng, float(e.latitude or 0), float(e.longitude or 0)))
+        receiver = near[0] if rng.random() < 0.75 else near[1]
+        LedgerEntry.objects.filter(id__in=flows[key]).update(
+            receiver_id=receiver.id, receiver_name=receiver.name, licence_number=licences[receiver.id]
+        )
+    return len(receivers)
+
+
+def _approvals(plans: list[_Plan], planner: _Planner, seed: int) -> int:
+    """A real approval for every cross-province manifest, through the approvals services: per
+    consignor site and receiver, one application for the manifests of up to ``APPROVAL_SPAN_DAYS``
+    days, submitted 40 days before the first, carried through completeness, preliminary review, the
+    receiving province's reply and the decision (each a few working days after the previous), with
+    the year's tonnes plus 10 % applied for and approved; each manifest then consumes its lines'
+    tonnes on its submission day (``approval_consume``), as submission does. Returns the count."""
+    from weifei.approvals import services as approvals
+
+    groups: dict[tuple[int, int], list[_Plan]] = defaultdict(list)
+    for p in plans:
+        if p.transfer_type == Manifest.TransferType.CROSS_PROVINCE:
+            groups[(p.site_id, p.receiver_id)].append(p)
+    if not groups:
+        return 0
+    receivers = {e.id: e for e in Enterprise.objects.filter(id__in={k[1] for k in groups}).select_related("region")}
+    licences = {
+        lic.holder_id: lic
+        for lic in Licence.objects.filter(holder_id__in=list(receivers)).order_by("valid_to")  # the latest wins
+    }
+    made = 0
+    for (site_id, receiver_id), items in sorted(groups.items(), key=lambda kv: kv[1][0].rank):
+        receiver, licence = receivers[receiver_id], licences[receiver_id]
+        chunks: list[list[_Plan]] = []
+        for p in sorted(items, key=lambda p: (p.steps[0].at, p.rank)):
+            if not chunks or (_local(p.steps[0].at) - _local(chunks[-1][0].steps[0].at)).days > APPROVAL_SPAN_DAYS:
+                chunks.append([])
+            chunks[-1].append(p)
+        for chunk in chunks:
+            first = _local(chunk[0].steps[0].at)
+            rng = random.Random(f"weifei-approval/{seed}/{chunk[0].number}")
+            tonnes: dict[str, Decimal] = defaultdict(Decimal)
+            for p in chunk:
+                for code in p.codes():
+                    tonnes[code] += p.declared(code)
+            lines = [{"waste_code": c, "tonnes": (t * APPLY_MARGIN).quantize(SIX)} for c, t in sorted(tonnes.items())]
+            submitted = _working_time(first - dt.timedelta(days=40), rng, planner.calendar)
+            application = approvals.application_create(
+                actor=SYSTEM, site_id=site_id, receiver_province=receiver.region.province_code,
+                receiver_name=receiver.name, receiver_credit_code=receiver.credit_code,
+                receiver_licence_number=licence.number, receiver_licence_valid_to=licence.valid_to,
+                method_code=chunk[0].sent[0].method_code, period_from=_local(submitted),
+                period_to=_local(submitted) + dt.timedelta(days=364),
+                lines=lines, today=_local(submitted),
+            )  # fmt: skip
+            at = submitted
+            approvals.application_submit(actor=SYSTEM, application_id=application.id, now=at)
+            for action in ("accept", "agree"):
+                at = _working_time(planner.calendar.add_working_days(_local(at), 2), rng, planner.calendar)
+                approvals.step_act(actor=SYSTEM, application_id=application.id, action=action, now=at)
+            at = _working_time(planner.calendar.add_working_days(_local(at), 5), rng, planner.calendar)
+            approvals.reply_record(
+                actor=SYSTEM, application_id=application.id, decision="agree", now=at, responded_at=at,
+                responder=licence.issuing_authority or receiver.region.name,
+            )  # fmt: skip
+            at = _working_time(planner.calendar.add_working_days(_local(at), 2), rng, planner.calendar)
+            decided = approvals.application_decide(actor=SYSTEM, application_id=application.id, approve=True, now=at)
+            approval = decided.approval
+            for p in chunk:
+                p.approval_reference = approval.number
+                for code in p.codes():
+                    approvals.approval_consume(
+                        actor=SYSTEM, approval_id=approval.id, waste_code=code, tonnes=p.declared(code),
+                        manifest_number=p.number, on=_local(p.steps[0].at),
+                    )  # fmt: skip
+            made += 1
+    return made

@@ -20,7 +20,7 @@ from django.conf import settings
 from django.db.models import Q, Sum
 from django.utils import timezone
 
-from weifei.catalog.models import DisposalMethod
+from weifei.catalog import cache as catalogue_cache
 from weifei.catalog.validation import validate_waste_code
 from weifei.core.actors import Actor
 from weifei.core.errors import ApplicationError
@@ -51,16 +51,16 @@ def _fail(message: str, code: str, field_name: str) -> ApplicationError:
 
 
 def _lines(ctx: Context) -> list[Any]:
-    return list(ctx.manifest.lines.all())
+    return ctx.manifest.line_rows()
 
 
 def _legs(ctx: Context) -> list[ManifestLeg]:
-    return list(ctx.manifest.legs.select_related("carrier", "vehicle", "driver").order_by("order"))
+    return ctx.manifest.leg_rows()
 
 
 def current_leg(manifest: Manifest) -> ManifestLeg | None:
     """The leg whose carrier holds the waste: the last picked-up leg (the first before pickup)."""
-    legs = list(manifest.legs.order_by("order"))
+    legs = manifest.leg_rows()
     if not legs:
         return None
     picked = [leg for leg in legs if leg.picked_up_at is not None]
@@ -71,7 +71,67 @@ def next_leg(manifest: Manifest) -> ManifestLeg | None:
     cur = current_leg(manifest)
     if cur is None or cur.picked_up_at is None:
         return None
-    return manifest.legs.filter(order__gt=cur.order).order_by("order").first()
+    return next((leg for leg in manifest.leg_rows() if leg.order > cur.order), None)
+
+
+# ---------------------------------------------------------------- exemptions (regulations.md §4.3)
+
+EXEMPTION_STAGES = ("全部环节", "收集", "运输", "利用", "处置", "利用、处置")
+TRANSPORT_EXEMPT = frozenset({"运输", "全部环节"})
+# The receiver's stage follows the planned method's kind (DisposalMethod.kind).
+RECEIVER_EXEMPT = {
+    "utilization": frozenset({"利用", "利用、处置", "全部环节"}),
+    "disposal": frozenset({"处置", "利用、处置", "全部环节"}),
+    "other": frozenset({"全部环节"}),
+}
+
+
+def exemption_claim(
+    seq: int | None, stage: str, *, code: str, category: str, on: dt.date, field: str
+) -> tuple[int | None, str]:
+    """Check a line's claim on the 豁免清单 in force on ``on``: the item exists with that stage and
+    names the line's code or category. Returns (seq, stage) to store, or (None, "") without a claim.
+    Items that name no code (household waste, for example) cannot be claimed on a manifest: which
+    waste they cover is a judgement for the local authority, not for the form."""
+    from weifei.catalog.models import ExemptionItem
+
+    stage = (stage or "").strip()
+    if seq is None and not stage:
+        return None, ""
+    if seq is None or stage not in EXEMPTION_STAGES:
+        raise _fail(
+            f"援引豁免须同时填写豁免清单序号和豁免环节（{'、'.join(EXEMPTION_STAGES)}）",
+            "exemption_claim",
+            field,
+        )
+    version = catalogue_cache.version_on(on)
+    items = list(ExemptionItem.objects.filter(version=version, seq=seq, stage=stage)) if version else []
+    if not items:
+        raise _fail(f"豁免清单第 {seq} 项没有“{stage}”环节的豁免", "exemption_claim", field)
+    if not any(code in (item.codes or []) or category in (item.codes or []) for item in items):
+        named = "、".join(sorted({c for item in items for c in item.codes or []})) or "（未列代码）"
+        raise _fail(
+            f"豁免清单第 {seq} 项（{stage}）适用于 {named}，不适用于 {code}；未列代码的条目不能在联单中援引",
+            "exemption_claim",
+            field,
+        )
+    return seq, stage
+
+
+def transport_exempt(manifest: Manifest) -> bool:
+    """Every line is exempt for transport: the carriage is not managed as hazardous waste."""
+    lines = manifest.line_rows()
+    return bool(lines) and all(line.exemption_stage in TRANSPORT_EXEMPT for line in lines)
+
+
+def receiver_exempt(manifest: Manifest, line: Any) -> bool:
+    """The line is exempt at the receiver's stage (utilization or disposal, by the planned method)."""
+    if not line.exemption_stage:
+        return False
+    from weifei.catalog.models import DisposalMethod
+
+    kind = DisposalMethod.objects.filter(code=manifest.planned_method_code).values_list("kind", flat=True).first()
+    return line.exemption_stage in RECEIVER_EXEMPT.get(kind or "other", RECEIVER_EXEMPT["other"])
 
 
 # ---------------------------------------------------------------- structure
@@ -83,7 +143,7 @@ def has_lines(ctx: Context) -> None:
 
 
 def has_legs(ctx: Context) -> None:
-    if not ctx.manifest.legs.exists():
+    if not ctx.manifest.leg_rows():
         raise _fail("联单没有承运人：请填写承运人、车辆和驾驶员（第十一条（二））", "has_legs", "legs")
 
 
@@ -176,6 +236,12 @@ def _check_licence_capacity(ctx: Context, receiver: Enterprise) -> str:
     total = Decimal(0)
     licence: Licence | None = None
     for line in _lines(ctx):
+        if receiver_exempt(m, line):
+            ctx.warnings.append(
+                f"{line.waste_code} 依豁免清单第 {line.exemption_seq} 项（{line.exemption_stage}）豁免，"
+                "未核验接受人的经营许可证"
+            )
+            continue
         licence = _receiver_licence(ctx, receiver, line)
         scope = next(
             (s for s in licence.scopes.all() if s.waste_code == line.waste_code),
@@ -316,7 +382,19 @@ def _leg_permits(ctx: Context, leg: ManifestLeg, field_name: str) -> None:
         raise _fail(f"驾驶员 {driver.name} 的从业资格证已过期", "carrier_permits_valid", field_name)
 
 
+def _transport_exempt_noted(ctx: Context) -> bool:
+    if not transport_exempt(ctx.manifest):
+        return False
+    items = "、".join(sorted({f"第 {line.exemption_seq} 项" for line in _lines(ctx)}))
+    note = f"运输环节依豁免清单{items}豁免，未核验危险货物道路运输资质"
+    if note not in ctx.warnings:
+        ctx.warnings.append(note)
+    return True
+
+
 def carrier_permits_valid(ctx: Context) -> None:
+    if _transport_exempt_noted(ctx):
+        return
     legs = _legs(ctx)
     targets = legs if ctx.manifest.state == State.DRAFT else [leg for leg in legs if leg.picked_up_at is None][:1]
     for leg in targets:
@@ -324,6 +402,8 @@ def carrier_permits_valid(ctx: Context) -> None:
 
 
 def next_carrier_permits_valid(ctx: Context) -> None:
+    if _transport_exempt_noted(ctx):
+        return
     leg = next_leg(ctx.manifest)
     if leg is not None:
         _leg_permits(ctx, leg, "legs")
@@ -339,7 +419,7 @@ def within_payload(ctx: Context) -> None:
 
 def labels_match(ctx: Context) -> None:
     """第十三条: loading is refused unless the scanned labels equal the manifest's containers."""
-    expected = set(ctx.manifest.containers.values_list("label_code", flat=True))
+    expected = {c.label_code for c in ctx.manifest.container_rows()}
     scanned_raw = ctx.payload.get("scanned_labels")
     scanned = {str(c).strip().upper() for c in scanned_raw or []}
     if not expected and not scanned:
@@ -368,7 +448,7 @@ def handover_place_given(ctx: Context) -> None:
 
 def on_last_leg(ctx: Context) -> None:
     cur = current_leg(ctx.manifest)
-    if cur is not None and ctx.manifest.legs.filter(order__gt=cur.order).exists():
+    if cur is not None and any(leg.order > cur.order for leg in ctx.manifest.leg_rows()):
         raise _fail("还有未完成的联运段：请先由下一承运人签收交接", "on_last_leg", "legs")
 
 
@@ -445,7 +525,7 @@ def reason_given(ctx: Context) -> None:
 
 def method_valid(ctx: Context) -> None:
     code = str(ctx.payload.get("method_code") or "").strip()
-    if not DisposalMethod.objects.filter(code=code).exists():
+    if not catalogue_cache.method_exists(code):
         raise _fail(f"利用/处置方式代码 {code or '（空）'} 不存在", "method_valid", "method_code")
     if not str(ctx.payload.get("result") or "").strip():
         raise _fail("请填写利用/处置结果（转移办法第十二条（四））", "method_valid", "result")

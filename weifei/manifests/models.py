@@ -8,6 +8,9 @@ lifecycle table in ``weifei.manifests.lifecycle``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 
@@ -92,6 +95,53 @@ class Manifest(models.Model):
     def __str__(self) -> str:
         return self.number
 
+    # The load's own rows, read once per instance and reused: a transition's guards, its effects,
+    # the signature's content hash, the notification and the API answer all look at the same lines,
+    # legs and containers (services._locked holds the row lock, so they cannot change underneath).
+    # Code that adds or removes such rows calls ``forget_rows``.
+    def _rows(self, name: str, load: Callable[[], list[Any]], key: Callable[[Any], Any]) -> list[Any]:
+        cache: dict[str, list[Any]] = self.__dict__.setdefault("_row_cache", {})
+        if name not in cache:
+            prefetched = getattr(self, "_prefetched_objects_cache", {}).get(name)  # prefetch_related(name)
+            cache[name] = sorted(prefetched, key=key) if prefetched is not None else load()
+        return cache[name]
+
+    def line_rows(self) -> list[ManifestLine]:
+        """The lines in id order."""
+        return self._rows(
+            "lines", lambda: list(ManifestLine.objects.filter(manifest_id=self.pk).order_by("id")), lambda x: x.pk
+        )
+
+    def leg_rows(self) -> list[ManifestLeg]:
+        """The legs in order, with carrier, vehicle and driver."""
+        return self._rows(
+            "legs",
+            lambda: list(
+                ManifestLeg.objects.filter(manifest_id=self.pk)
+                .select_related("carrier", "vehicle", "driver")
+                .order_by("order")
+            ),
+            lambda x: x.order,
+        )
+
+    def container_rows(self) -> list[ManifestContainer]:
+        """The loaded containers in label-code order, with their line."""
+        return self._rows(
+            "containers",
+            lambda: sorted(
+                ManifestContainer.objects.filter(manifest_id=self.pk).select_related("line"),
+                key=lambda x: x.label_code,  # by code point, whatever the database's collation
+            ),
+            lambda x: x.label_code,
+        )
+
+    def forget_rows(self) -> None:
+        self.__dict__.pop("_row_cache", None)
+
+    def refresh_from_db(self, *args: Any, **kwargs: Any) -> None:
+        self.forget_rows()
+        super().refresh_from_db(*args, **kwargs)
+
 
 class ManifestLine(models.Model):
     manifest = models.ForeignKey(Manifest, on_delete=models.CASCADE, related_name="lines")
@@ -107,6 +157,10 @@ class ManifestLine(models.Model):
     received_tonnes = models.DecimalField("接受量（吨）", max_digits=14, decimal_places=6, null=True, blank=True)
     dg_class = models.CharField("危险货物类别", max_length=10, blank=True)
     un_number = models.CharField("联合国编号", max_length=6, blank=True)
+    # 豁免清单 (regulations.md §4.3): the item and the stage the consignor claims for this waste; the
+    # guards of that stage only are relaxed (guards.exempt_lines).
+    exemption_seq = models.PositiveSmallIntegerField("豁免清单序号", null=True, blank=True)
+    exemption_stage = models.CharField("豁免环节", max_length=20, blank=True)
 
     class Meta:
         ordering = ["manifest", "id"]

@@ -18,4 +18,10 @@ urlpatterns = [
     path("<int:manifest_id>/receive/", views.manifest_receive, name="receive"),
     path("<int:manifest_id>/pdf", views.manifest_pdf_view, name="pdf"),
     path("<int:manifest_id>/road-link/", views.manifest_road_link, name="road_link"),
+    path("<int:manifest_id>/road-links/", views.manifest_road_links, name="road_links"),
+    path(
+        "<int:manifest_id>/road-links/<int:link_id>/revoke/",
+        views.manifest_road_link_revoke,
+        name="road_link_revoke",
+    ),
 ]

@@ -9,6 +9,7 @@ refusal shows the service's Chinese message and writes nothing.
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import io
 import re
 import unicodedata
@@ -23,12 +24,13 @@ from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from weifei.accounts.selectors import actor_for
 from weifei.catalog.models import DisposalMethod
 from weifei.core.actors import Actor
-from weifei.core.errors import ApplicationError, PermissionDenied
+from weifei.core.errors import ApplicationError, NotFound, PermissionDenied
 from weifei.core.selectors import events_for
 from weifei.plans.labels import qr_image
 from weifei.registry.models import Driver, Enterprise, Licence, Site, Vehicle
@@ -37,7 +39,7 @@ from weifei.registry.selectors import sites_visible
 from . import lifecycle, roadlink, selectors, services
 from .guards import DISCREPANCY_KINDS, current_leg, next_leg
 from .lifecycle import Event, Role
-from .models import Manifest, ManifestContainer, State
+from .models import Manifest, ManifestContainer, RoadControlLink, State
 from .pdf import manifest_pdf
 
 LINE_SLOTS = 3
@@ -149,8 +151,8 @@ def manifest_list(request: HttpRequest) -> HttpResponse:
         "unit": unit,
         "units": units,
         "states": State.choices,
-        "roles": [("consignor", "移出人"), ("carrier", "承运人"), ("receiver", "接受人")],
-        "tabs": [("outgoing", "转出登记簿"), ("transported", "运输登记簿"), ("incoming", "接收登记簿")],
+        "roles": [("consignor", _("移出人")), ("carrier", _("承运人")), ("receiver", _("接受人"))],
+        "tabs": [("outgoing", _("转出登记簿")), ("transported", _("运输登记簿")), ("incoming", _("接收登记簿"))],
         "can_create": bool(_writing_units(actor)),
     }
     return render(request, "manifests/list.html", context)
@@ -180,21 +182,41 @@ def _available_containers(site: Site) -> list[dict[str, Any]]:
     return rows
 
 
-def _wizard_context(actor: Actor, site: Site | None, sites: list[Site]) -> dict[str, Any]:
+def _receiver_sites(receivers: list[Enterprise], chosen: int | None) -> list[tuple[Enterprise, list[Site]]]:
+    """The sites offered as 接收场所, grouped by receiver: only the chosen receiver's once one is
+    chosen (a re-rendered form), else every listed receiver's (the page's script narrows them)."""
+    ids = [r.id for r in receivers if chosen is None or r.id == chosen]
+    by_unit: dict[int, list[Site]] = {}
+    rows = (
+        Site.objects.filter(enterprise_id__in=ids)
+        .exclude(status=Site.Status.CLOSED)
+        .select_related("region")
+        .order_by("enterprise_id", "name", "id")[:2000]
+    )
+    for row in rows:
+        by_unit.setdefault(row.enterprise_id, []).append(row)
+    return [(r, by_unit[r.id]) for r in receivers if r.id in by_unit]
+
+
+def _wizard_context(
+    actor: Actor, site: Site | None, sites: list[Site], receiver_id: int | None = None
+) -> dict[str, Any]:
     today = timezone.localdate()
-    receivers = (
+    receivers = list(
         Enterprise.objects.filter(
             licences__status=Licence.Status.VALID, licences__valid_from__lte=today, licences__valid_to__gte=today
         )
         .distinct()
         .order_by("name")[:500]
     )
+    chosen = receiver_id if any(r.id == receiver_id for r in receivers) else None
     carriers = list(Enterprise.objects.filter(is_carrier=True).order_by("name")[:500])
     carrier_ids = [c.id for c in carriers]
     return {
         "site": site,
         "sites": sites,
         "receivers": receivers,
+        "receiver_sites": _receiver_sites(receivers, chosen) if site else [],
         "carriers": carriers,
         "vehicles": Vehicle.objects.filter(carrier_id__in=carrier_ids)
         .select_related("carrier")
@@ -202,9 +224,55 @@ def _wizard_context(actor: Actor, site: Site | None, sites: list[Site]) -> dict[
         "drivers": Driver.objects.filter(carrier_id__in=carrier_ids).select_related("carrier").order_by("name")[:1000],
         "containers": _available_containers(site) if site else [],
         "methods": DisposalMethod.objects.order_by("code"),
-        "line_slots": range(LINE_SLOTS),
-        "leg_slots": range(LEG_SLOTS),
         "transfer_types": Manifest.TransferType.choices,
+    }
+
+
+LINE_EXTRA = ("common_name", "form", "packaging", "dg_class", "un_number")
+LEG_FIELDS = ("carrier", "vehicle", "driver", "start", "end")
+# The wizard's fields under which a service's refusal is shown (ApplicationError.field → slot).
+FIELD_SLOTS = {
+    "receiver": "receiver",
+    "receiver_site": "receiver_site",
+    "transfer_type": "transfer_type",
+    "shipper": "shipper",
+    "approval_reference": "approval_reference",
+    "planned_method_code": "planned_method_code",
+    "emergency_measures": "emergency_measures",
+    "lines": "lines",
+    "label_codes": "lines",
+    "legs": "legs",
+}
+_LINE_FIELD = re.compile(r"^lines\[(\d+)\]")
+
+
+def _line_slots_used(post: Any) -> list[int]:
+    """The line slots the user filled in (the service numbers lines in this order)."""
+    return [i for i in range(LINE_SLOTS) if (post.get(f"line-{i}-waste_code") or "").strip()]
+
+
+def _field_errors(exc: ApplicationError, post: Any) -> tuple[dict[str, str], dict[int, str]]:
+    """Where the refusal goes: a named field of the form, or one line slot (``lines[n].…``)."""
+    field = exc.field or ""
+    match = _LINE_FIELD.match(field)
+    if match:
+        used = _line_slots_used(post)
+        n = int(match.group(1))
+        if n < len(used):
+            return {}, {used[n]: exc.message}
+        return {"lines": exc.message}, {}
+    slot = FIELD_SLOTS.get(field)
+    return ({slot: exc.message} if slot else {}), {}
+
+
+def _form_rows(post: Any, line_errors: dict[int, str]) -> dict[str, Any]:
+    """The line and leg slots with what was typed (a re-rendered form keeps it)."""
+    return {
+        "line_rows": [
+            (i, {k: post.get(f"line-{i}-{k}", "") for k in ("waste_code", "tonnes", *LINE_EXTRA)}, line_errors.get(i))
+            for i in range(LINE_SLOTS)
+        ],
+        "leg_rows": [(i, {k: post.get(f"leg-{i}-{k}", "") for k in LEG_FIELDS}) for i in range(LEG_SLOTS)],
     }
 
 
@@ -215,15 +283,16 @@ def _parse_wizard(request: HttpRequest, site: Site, containers: list[dict[str, A
     picked = _codes([*post.getlist("labels"), post.get("labels_text", "")])
     lines: list[services.LineIn] = []
     specs: list[tuple[str, str, dict[str, str]]] = []
-    for i in range(LINE_SLOTS):
-        code = (post.get(f"line-{i}-waste_code") or "").strip()
-        if code:
-            specs.append((code, (post.get(f"line-{i}-tonnes") or "").strip(), {
-                k: (post.get(f"line-{i}-{k}") or "").strip()
-                for k in ("common_name", "form", "packaging", "dg_class", "un_number")
-            }))  # fmt: skip
+    for i in _line_slots_used(post):
+        specs.append(
+            (
+                (post.get(f"line-{i}-waste_code") or "").strip(),
+                (post.get(f"line-{i}-tonnes") or "").strip(),
+                {k: (post.get(f"line-{i}-{k}") or "").strip() for k in LINE_EXTRA},
+            )
+        )
     if not specs:
-        raise ApplicationError("请至少填写一条废物明细（废物代码）", code="lines_count", field="lines")
+        raise ApplicationError(_("请至少填写一条废物明细（废物代码）"), code="lines_count", field="lines")
     line_codes = [s[0] for s in specs]
     assigned: dict[str, list[str]] = {c: [] for c in line_codes}
     for label in picked:
@@ -233,7 +302,7 @@ def _parse_wizard(request: HttpRequest, site: Site, containers: list[dict[str, A
             assigned[line_codes[0]].append(label)
         else:
             assigned[waste].append(label)
-    for code, tonnes_raw, extra in specs:
+    for n, (code, tonnes_raw, extra) in enumerate(specs):
         labels = tuple(assigned[code])
         tonnes: Decimal | str = tonnes_raw
         if not tonnes_raw and labels:
@@ -242,7 +311,9 @@ def _parse_wizard(request: HttpRequest, site: Site, containers: list[dict[str, A
             tonnes = Decimal(str(tonnes))
         except InvalidOperation:
             raise ApplicationError(
-                f"{code} 的移出量 {tonnes_raw!r} 不是数字", code="tonnes_invalid", field="declared_tonnes"
+                _("%(code)s 的移出量 %(value)s 不是数字") % {"code": code, "value": repr(tonnes_raw)},
+                code="tonnes_invalid",
+                field=f"lines[{n}].declared_tonnes",
             ) from None
         lines.append(
             services.LineIn(
@@ -272,11 +343,15 @@ def _parse_wizard(request: HttpRequest, site: Site, containers: list[dict[str, A
             )
     receiver = _int(post.get("receiver_id"))
     if receiver is None:
-        raise ApplicationError("请选择接受人", code="receiver_missing", field="receiver")
+        raise ApplicationError(_("请选择接受人"), code="receiver_missing", field="receiver")
+    receiver_site_raw = (post.get("receiver_site_id") or "").strip()
+    receiver_site = _int(receiver_site_raw)
+    if receiver_site_raw and receiver_site is None:
+        raise ApplicationError(_("请从列表中选择接收场所"), code="receiver_site_wrong", field="receiver_site")
     return {
         "consignor_site_id": site.id,
         "receiver_id": receiver,
-        "receiver_site_id": _int(post.get("receiver_site_id")),
+        "receiver_site_id": receiver_site,
         "lines": lines,
         "legs": legs,
         "emergency_measures": post.get("emergency_measures", ""),
@@ -293,14 +368,14 @@ def manifest_new(request: HttpRequest) -> HttpResponse:
     actor = actor_for(request.user)
     units = _writing_units(actor)
     if not units:
-        raise PermissionDenied("只有产生单位的管理员或业务人员可以填写转移联单")
+        raise PermissionDenied(_("只有产生单位的管理员或业务人员可以填写转移联单"))
     sites = list(sites_visible(actor=actor).filter(enterprise_id__in=units).order_by("enterprise_id", "id")[:200])
     source = request.POST if request.method == "POST" else request.GET
     site_id = _int(source.get("site_id"))
     site = next((s for s in sites if s.id == site_id), sites[0] if len(sites) == 1 else None)
     if request.method == "POST":
         if site is None:
-            messages.error(request, "请选择移出场所")
+            messages.error(request, _("请选择移出场所"))
             return redirect("manifests:new")
         containers = _available_containers(site)
         try:
@@ -310,14 +385,19 @@ def manifest_new(request: HttpRequest) -> HttpResponse:
             if exc.status in (401, 403, 404):
                 raise
             messages.error(request, exc.message)
-            context = _wizard_context(actor, site, sites)
+            errors, line_errors = _field_errors(exc, request.POST)
+            context = _wizard_context(actor, site, sites, _int(request.POST.get("receiver_id")))
+            context.update(_form_rows(request.POST, line_errors))
             context["posted"] = request.POST
+            context["errors"] = errors
             context["picked"] = set(_codes(request.POST.getlist("labels")))
             return render(request, "manifests/new.html", context, status=400)
-        messages.success(request, f"已创建联单草稿 {manifest.number}，核对后请提交。")
+        messages.success(request, _("已创建联单草稿 %(number)s，核对后请提交。") % {"number": manifest.number})
         return redirect("manifests:detail", manifest_id=manifest.id)
-    context = _wizard_context(actor, site, sites)
+    context = _wizard_context(actor, site, sites, _int(request.GET.get("receiver_id")))
+    context.update(_form_rows({}, {}))
     context["posted"] = {}
+    context["errors"] = {}
     context["picked"] = set()
     return render(request, "manifests/new.html", context)
 
@@ -344,10 +424,22 @@ def _map_points(manifest: Manifest) -> list[dict[str, Any]]:
     points = []
     site = manifest.consignor_site
     if site.latitude is not None and site.longitude is not None:
-        points.append({"lat": float(site.latitude), "lng": float(site.longitude), "label": f"移出：{site.name}"})
+        points.append(
+            {
+                "lat": float(site.latitude),
+                "lng": float(site.longitude),
+                "label": _("移出：%(name)s") % {"name": site.name},
+            }
+        )
     target: Any = manifest.receiver_site or manifest.receiver
     if target.latitude is not None and target.longitude is not None:
-        points.append({"lat": float(target.latitude), "lng": float(target.longitude), "label": f"接受：{target.name}"})
+        points.append(
+            {
+                "lat": float(target.latitude),
+                "lng": float(target.longitude),
+                "label": _("接受：%(name)s") % {"name": target.name},
+            }
+        )
     return points
 
 
@@ -361,7 +453,7 @@ def _common(actor: Actor, manifest: Manifest) -> dict[str, Any]:
         "roles": roles,
         "role_names": [Role.NAMES[r] for r in sorted(roles)],
         "events": events,
-        "event_names": {e: n for e, n, _ in events},
+        "event_names": {e: n for e, n, _role in events},
         "current_leg": current_leg(manifest),
         "next_leg": next_leg(manifest),
     }
@@ -437,14 +529,14 @@ def manifest_event(request: HttpRequest, manifest_id: int, event: str) -> HttpRe
     actor = actor_for(request.user)
     manifest = selectors.manifest_get(actor=actor, manifest_id=manifest_id)
     if event not in Event.ALL:
-        messages.error(request, f"未知的联单事项 {event}")
+        messages.error(request, _("未知的联单事项 %(event)s") % {"event": event})
     else:
         _attempt(
             request,
             lambda: services.manifest_transition(
                 actor=actor, manifest_id=manifest.id, event=event, payload=_payload(request, manifest, event)
             ),
-            f"已{Event.NAMES[event]}。",
+            _("已%(event)s。") % {"event": Event.NAMES[event]},
         )
     back = request.POST.get("next")
     if back == "driver":
@@ -504,7 +596,7 @@ def manifest_road_link(request: HttpRequest, manifest_id: int) -> HttpResponse:
     created = _attempt(
         request,
         lambda: roadlink.road_link_create(actor=actor, manifest_id=manifest.id, hours=hours),
-        "已生成道路检查链接：仅显示这一次，请立即保存或打印。",
+        _("已生成道路检查链接：仅显示这一次，请立即保存或打印。"),
     )
     if created is None:
         return redirect("manifests:detail", manifest_id=manifest.id)
@@ -535,3 +627,51 @@ def manifest_road(request: HttpRequest, token: str) -> HttpResponse:
         return response
     url = f"{base_url(request)}/manifests/road/{token}/"
     return _pdf_response(manifest_pdf(manifest, qr_url=url), f"manifest-{manifest.number}.pdf")
+
+
+def _link_status(link: RoadControlLink, now: dt.datetime) -> tuple[str, str]:
+    if link.revoked_at is not None:
+        return "revoked", _("已撤销")
+    if link.expires_at <= now:
+        return "expired", _("已过期")
+    return "valid", _("有效")
+
+
+@login_required
+@require_GET
+def manifest_road_links(request: HttpRequest, manifest_id: int) -> HttpResponse:
+    """The manifest's road-control links: who created each, when, until when, valid or not.
+    Never the token (only its hash is stored). Whoever sees the manifest sees the list; those who
+    may create links may revoke them."""
+    actor = actor_for(request.user)
+    manifest = selectors.manifest_get(actor=actor, manifest_id=manifest_id)
+    now = timezone.now()
+    links = manifest.road_links.select_related("created_by").order_by("-created_at", "-id")[:PAGE_SIZE]
+    context = _common(actor, manifest)
+    context.update(
+        {
+            "links": [(link, *_link_status(link, now)) for link in links],
+            "may_link": roadlink._may_create(actor, manifest),
+        }
+    )
+    response = render(request, "manifests/road_links.html", context)
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@login_required
+@require_POST
+def manifest_road_link_revoke(request: HttpRequest, manifest_id: int, link_id: int) -> HttpResponse:
+    """Revoke one of the manifest's links (``roadlink.road_link_revoke`` checks who may)."""
+    actor = actor_for(request.user)
+    manifest = selectors.manifest_get(actor=actor, manifest_id=manifest_id)
+    link = manifest.road_links.filter(id=link_id).first()
+    if link is None:
+        raise NotFound(_("该联单没有这个道路检查链接"), field="link")
+    already = link.revoked_at is not None
+    _attempt(
+        request,
+        lambda: roadlink.road_link_revoke(actor=actor, link_id=link.id),
+        _("该链接此前已撤销。") if already else _("已撤销道路检查链接：扫描该链接将显示“已被撤销”。"),
+    )
+    return redirect("manifests:road_links", manifest_id=manifest.id)

@@ -16,6 +16,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from weifei.accounts.models import Membership
@@ -77,15 +78,32 @@ def _check_notify_input(event: str, subject_ref: str, link: str, title: str) -> 
         raise ValueError(f"link should be a path inside the site, got {link!r}")
 
 
-def _recipients_without_opt_out(user_ids: list[int], event: str) -> list[int]:
-    if not user_ids:
-        return []
-    off = set(
-        NotificationPreference.objects.filter(user_id__in=user_ids, event=event, in_app=False).values_list(
-            "user_id", flat=True
-        )
-    )
-    return [uid for uid in user_ids if uid not in off]
+def _opted_out(event: str) -> Exists:
+    return Exists(NotificationPreference.objects.filter(user_id=OuterRef("user_id"), event=event, in_app=False))
+
+
+def _recipients(*, org_ids: list[int], user_ids: Iterable[int], event: str, actor: Actor) -> dict[int, int | None]:
+    """{user id: the organisation it hears as (None for extra users)}: the active members of the
+    organisations (the first membership by organisation id wins) and the extra users, minus those
+    who switched the kind off and minus the actor. One query per group, whatever their size."""
+    user_orgs: dict[int, int | None] = {}
+    if org_ids:
+        for uid, eid in (
+            Membership.objects.filter(enterprise_id__in=org_ids, user__is_active=True)
+            .exclude(_opted_out(event))
+            .order_by("enterprise_id", "id")
+            .values_list("user_id", "enterprise_id")
+        ):
+            user_orgs.setdefault(uid, eid)
+    extra = sorted({int(uid) for uid in user_ids} - set(user_orgs))
+    if extra:
+        users = get_user_model().objects.filter(id__in=extra, is_active=True)
+        prefs = NotificationPreference.objects.filter(user_id=OuterRef("id"), event=event, in_app=False)
+        for uid in users.exclude(Exists(prefs)).values_list("id", flat=True):
+            user_orgs.setdefault(uid, None)
+    if actor.user_id is not None:
+        user_orgs.pop(actor.user_id, None)  # people are not told about what they did themselves
+    return user_orgs
 
 
 def _create_notifications(
@@ -98,13 +116,11 @@ def _create_notifications(
     actor: Actor,
     data: dict[str, Any],
 ) -> list[Notification]:
-    active = set(get_user_model().objects.filter(id__in=list(user_orgs), is_active=True).values_list("id", flat=True))
-    wanted = _recipients_without_opt_out([uid for uid in user_orgs if uid in active], event)
     now = timezone.now()
     rows = [
         Notification(
             user_id=uid,
-            organisation_id=user_orgs[uid],
+            organisation_id=org,
             event=event,
             subject_ref=subject_ref,
             title=title,
@@ -113,9 +129,9 @@ def _create_notifications(
             data=data,
             created_at=now,
         )
-        for uid in wanted
+        for uid, org in user_orgs.items()
     ]
-    return Notification.objects.bulk_create(rows)
+    return Notification.objects.bulk_create(rows) if rows else []
 
 
 def notify(
@@ -140,18 +156,10 @@ def notify(
     """
     _check_notify_input(event, subject_ref, link, title)
     org_ids = sorted({int(i) for i in organisation_ids})
-    with transaction.atomic():
-        user_orgs: dict[int, int | None] = {}
-        for uid, eid in (
-            Membership.objects.filter(enterprise_id__in=org_ids)
-            .order_by("enterprise_id", "id")
-            .values_list("user_id", "enterprise_id")
-        ):
-            user_orgs.setdefault(uid, eid)
-        for uid in user_ids:
-            user_orgs.setdefault(int(uid), None)
-        if actor.user_id is not None:
-            user_orgs.pop(actor.user_id, None)  # people are not told about what they did themselves
+    # Inside the hand-off's transaction (the usual case) no savepoint of its own: if the hand-off
+    # rolls back, so does this.
+    with transaction.atomic(savepoint=False):
+        user_orgs = _recipients(org_ids=org_ids, user_ids=user_ids, event=event, actor=actor)
         notifications = _create_notifications(
             user_orgs=user_orgs,
             event=event,

@@ -233,6 +233,7 @@ def review(request: HttpRequest, plan_id: int, payload: ReviewIn) -> dict[str, A
 class StockRow(Schema):
     waste_code: str
     generated: Decimal
+    received: Decimal = Decimal(0)
     stored_in: Decimal
     stored_out: Decimal
     self_treated: Decimal

@@ -68,6 +68,8 @@ class EntryOut(Schema):
     reversal_of_id: int | None
     reversed_by_id: int | None
     reason: str
+    manifest_number: str = Field("", description="接收: the transfer manifest the waste came with")
+    container_codes: list[str] | None = Field(None, description="接收: the label codes on the manifest line")
     created_at: dt.datetime
 
 
@@ -215,6 +217,8 @@ def entry_out(e: LedgerEntry) -> dict[str, Any]:
         "reversal_of_id": e.reversal_of_id,
         "reversed_by_id": reversed_by.id if reversed_by is not None else None,
         "reason": e.reason,
+        "manifest_number": e.manifest_number,
+        "container_codes": e.container_codes,
         "created_at": e.created_at,
     }
 

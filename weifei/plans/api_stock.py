@@ -22,16 +22,18 @@ router = Router(tags=["stock"], auth=ACTOR_AUTH)
 class CodeRow(Schema):
     waste_code: str
     generated: Decimal
+    received: Decimal = Field(Decimal(0), description="接收: intake on transfer manifests (licensed operators)")
     stored_in: Decimal
     stored_out: Decimal
     self_treated: Decimal
     sent_out: Decimal
-    stock: Decimal = Field(description="generated − self_treated − sent_out (rule 12)")
+    stock: Decimal = Field(description="generated + received − self_treated − sent_out (rule 12)")
     in_store: Decimal = Field(description="stored_in − stored_out")
 
 
 class Totals(Schema):
     generated: Decimal
+    received: Decimal = Decimal(0)
     stored_in: Decimal
     stored_out: Decimal
     self_treated: Decimal

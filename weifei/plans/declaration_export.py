@@ -52,6 +52,7 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("hazards", "危险特性"),
     ("opening", "上期末贮存量（吨）"),
     ("generated", "产生量（吨）"),
+    ("received", "接收量（吨）"),  # weifei's: a licensed operator's intake on transfer manifests (not in Annex C)
     ("self_method", "自行利用/处置方式"),
     ("self_tonnes", "自行利用/处置量（吨）"),
     ("province", "委外接收单位所在省份"),
@@ -61,7 +62,7 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("sent_tonnes", "委外利用/处置量（吨）"),
     ("closing", "本期末贮存量（吨）"),
 )
-QUANTITY_KEYS = frozenset({"opening", "generated", "self_tonnes", "sent_tonnes", "closing"})
+QUANTITY_KEYS = frozenset({"opening", "generated", "received", "self_tonnes", "sent_tonnes", "closing"})
 
 
 def _catalogue(decl: Declaration) -> dict[str, Any]:
@@ -119,6 +120,7 @@ def annex_c_lines(decl: Declaration) -> list[dict[str, Any]]:
                     "hazards": "，".join(entry.hazards) if entry is not None else "",
                     "opening": Decimal(row["opening"]) if first else None,
                     "generated": Decimal(row["generated"]) if first else None,
+                    "received": Decimal(row.get("received", "0")) if first else None,
                     "self_method": m["method_code"] if m else "",
                     "self_tonnes": Decimal(m["tonnes"]) if m else None,
                     "province": provinces.get(province, province),

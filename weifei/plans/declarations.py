@@ -125,12 +125,13 @@ def _d(value: Any) -> Decimal:
 
 
 def invariant_breaks(rows: Iterable[Mapping[str, Any]]) -> list[str]:
-    """Rule 12: the waste codes whose closing ≠ opening + generated − self-treated − sent out,
+    """Rule 12: the waste codes whose closing ≠ opening + generated (+ received) − self-treated − sent out,
     or whose method/receiver breakdowns do not add up to their totals."""
     bad = []
     for r in rows:
         self_t, sent = r["self_treated"], r["sent_out"]
-        ok = _d(r["closing"]) == _d(r["opening"]) + _d(r["generated"]) - _d(self_t["total"]) - _d(sent["total"])
+        intake = _d(r["generated"]) + _d(r.get("received", "0"))  # "received" only on operators' rows
+        ok = _d(r["closing"]) == _d(r["opening"]) + intake - _d(self_t["total"]) - _d(sent["total"])
         ok = ok and sum((_d(x["tonnes"]) for x in self_t["by_method"]), Decimal(0)) == _d(self_t["total"])
         ok = ok and sum((_d(x["tonnes"]) for x in sent["by_receiver"]), Decimal(0)) == _d(sent["total"])
         if not ok:
@@ -175,6 +176,12 @@ def build_content(site_id: int, start: dt.date, end: dt.date) -> dict[str, Any]:
         .annotate(t=Sum("quantity_tonnes"))
         .order_by()
     )
+    received = dict(
+        flows.filter(kind=LedgerEntry.Kind.RECEIVED)
+        .values_list("waste_code")
+        .annotate(t=Sum("quantity_tonnes"))
+        .order_by()
+    )
     by_method: dict[str, dict[str, Decimal]] = {}
     for code, method, t in (
         flows.filter(kind=LedgerEntry.Kind.SELF_TREATED)
@@ -197,7 +204,7 @@ def build_content(site_id: int, start: dt.date, end: dt.date) -> dict[str, Any]:
         group = by_receiver.setdefault(code, {})
         group[key] = group.get(key, Decimal(0)) + t
     rows = []
-    for code in sorted(codes | set(generated)):
+    for code in sorted(codes | set(generated) | set(received)):
         methods = {m: t for m, t in by_method.get(code, {}).items() if t != 0}
         receivers = {k: t for k, t in by_receiver.get(code, {}).items() if t != 0}
         row = {
@@ -218,7 +225,12 @@ def build_content(site_id: int, start: dt.date, end: dt.date) -> dict[str, Any]:
             },
             "closing": _s(closing.get(code, Decimal(0))),
         }
-        if any(_d(row[k]) != 0 for k in ("opening", "generated", "closing")) or methods or receivers:
+        # 接收 (a licensed operator's intake on transfer manifests): the key only where there is some,
+        # so a producer's rows — and every declaration submitted before the kind existed — are unchanged.
+        if received.get(code):
+            row["received"] = _s(received[code])
+        figures = ("opening", "generated", "received", "closing")
+        if any(_d(row.get(k, "0")) != 0 for k in figures) or methods or receivers:
             rows.append(row)
     return {"rows": rows}
 

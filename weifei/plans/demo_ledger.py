@@ -736,7 +736,7 @@ def raw_insert(model: type[models.Model], names: Sequence[str], rows: Iterable[S
         if getattr(f, "auto_now_add", False) or getattr(f, "auto_now", False):
             value: object = now
         else:
-            value = f.get_default() if f.has_default() else None
+            value = f.get_default()  # the declared default, else "" for a text field, else None
         adapt = _adapter(f)
         defaults.append(adapt(value) if adapt else value)
     tail = tuple(defaults)

@@ -47,18 +47,22 @@ PREFIXES = {
     Kind.GENERATED: "HWCS",
     Kind.STORED_IN: "HWRK",
     Kind.STORED_OUT: "HWCK",
+    Kind.RECEIVED: "HWJS",  # weifei's: 接收 (not in Annex B, which covers producers)
 }
 SELF_PREFIXES = {"utilization": "HWZXLY", "disposal": "HWZXCZ", "other": "HWZXCZ"}
 SENT_PREFIXES = {"utilization": "HWWWLY", "disposal": "HWWWCZ", "other": "HWWWCZ"}
 EXPORT_PREFIXES = {"utilization": "HWCKLY", "disposal": "HWCKCZ", "other": "HWCKCZ"}
 
-# Rule 14: which record kinds each kind may take its waste from.
+# Rule 14: which record kinds each kind may take its waste from. A 接收 batch (waste received on a
+# transfer manifest) stands where a 产生 batch stands: the receiver stores, treats or sends it on.
 ALLOWED_SOURCES: dict[str, tuple[str, ...]] = {
-    Kind.STORED_IN: (Kind.GENERATED,),
+    Kind.STORED_IN: (Kind.GENERATED, Kind.RECEIVED),
     Kind.STORED_OUT: (Kind.STORED_IN,),
-    Kind.SELF_TREATED: (Kind.GENERATED, Kind.STORED_OUT),
-    Kind.SENT_OUT: (Kind.GENERATED, Kind.STORED_OUT),
+    Kind.SELF_TREATED: (Kind.GENERATED, Kind.RECEIVED, Kind.STORED_OUT),
+    Kind.SENT_OUT: (Kind.GENERATED, Kind.RECEIVED, Kind.STORED_OUT),
 }
+# The kinds that bring waste onto a site (the roots of the chain).
+INTAKE_KINDS: tuple[str, ...] = (Kind.GENERATED, Kind.RECEIVED)
 
 
 def batch_code(prefix: str, day: dt.date, seq: int) -> str:
@@ -121,16 +125,19 @@ class CodeStock:
     stored_out: Decimal = Decimal(0)
     self_treated: Decimal = Decimal(0)
     sent_out: Decimal = Decimal(0)
+    received: Decimal = Decimal(0)
 
     @property
     def stock(self) -> Decimal:
-        """Rule 12: stock = generated − self-treated − sent out (入库/出库 move waste within the site)."""
-        return self.generated - self.self_treated - self.sent_out
+        """Rule 12: stock = generated + received − self-treated − sent out (入库/出库 move waste within
+        the site; 接收 is waste a licensed operator took in on a transfer manifest)."""
+        return self.generated + self.received - self.self_treated - self.sent_out
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "waste_code": self.waste_code,
             "generated": self.generated,
+            "received": self.received,
             "stored_in": self.stored_in,
             "stored_out": self.stored_out,
             "self_treated": self.self_treated,
@@ -628,6 +635,59 @@ def ledger_send_out(
 
 
 @transaction.atomic
+def ledger_receive(
+    *,
+    actor: Actor,
+    site_id: int,
+    occurred_at: dt.datetime,
+    waste_code: str,
+    tonnes: Decimal,
+    manifest_number: str,
+    container_codes: Iterable[str] = (),
+    container_type: str = "",
+    container_count: int | None = None,
+    common_name: str = "",
+    handler: str = "",
+) -> LedgerEntry:
+    """接收: a licensed operator's intake of one manifest line (weifei's kind; HJ 1259 Annex B covers
+    producers). Written by the system when the receiver accepts a transfer manifest
+    (``weifei.manifests.ledger_link.receive``), never typed: the quantity is the accepted tonnes, the
+    manifest number the source reference, the line's label codes in ``container_codes`` (and in
+    ``container_code`` when there is exactly one). Like a 产生 record it is a root batch: the
+    receiver's 入库, 自行利用/处置 and 委外 records take from it (``ALLOWED_SOURCES``)."""
+    site = _site(site_id)
+    _actor_writes(actor, site)
+    day = _check_time(occurred_at, None)
+    valid = validate_waste_code(waste_code, on=day, field="waste_code")
+    quantity_t, _ = to_tonnes(tonnes, Unit.TONNE)
+    number = (manifest_number or "").strip()
+    if not number:
+        raise ApplicationError("接收记录须注明转移联单编号", code="manifest_number_required", field="manifest_number")
+    codes = [c.strip().upper() for c in container_codes if c and c.strip()]
+    count = container_count if container_count is not None else (len(codes) or 1)
+    entry = LedgerEntry.objects.create(
+        site=site,
+        kind=Kind.RECEIVED,
+        batch_code=_next_code(site, PREFIXES[Kind.RECEIVED], day),
+        occurred_at=occurred_at,
+        waste_code=valid.code,
+        category=valid.category,
+        quantity_tonnes=quantity_t,
+        entered_quantity=quantity_t,
+        entered_unit=Unit.TONNE,
+        container_code=codes[0] if len(codes) == 1 else None,
+        container_codes=codes or None,
+        container_type=(container_type or "")[:40],
+        container_count=max(1, count),
+        common_name=(common_name or "")[:100],
+        handler=(handler or "")[:60],
+        manifest_number=number,
+    )
+    _event(actor, entry, site, "ledger.received")
+    return entry
+
+
+@transaction.atomic
 def ledger_reverse(*, actor: Actor, entry_id: int, reason: str) -> LedgerEntry:
     """Correct by a reversing entry (negative quantity, same source, same time) — never an edit.
     Refused while later entries still hold waste taken from this one (reverse those first)."""
@@ -678,6 +738,8 @@ def ledger_reverse(*, actor: Actor, entry_id: int, reason: str) -> LedgerEntry:
         receiver_id=entry.receiver_id,
         receiver_name=entry.receiver_name,
         licence_number=entry.licence_number,
+        manifest_number=entry.manifest_number,
+        container_codes=entry.container_codes,
         reversal_of=entry,
         reason=reason,
     )

@@ -64,12 +64,15 @@ from .models import LabelCounter, LedgerCounter, LedgerEntry, PlanLine
 
 Kind = LedgerEntry.Kind
 # Enum lookups are slow on a hot path of a million rows: plain sets and dicts instead.
-KINDS = frozenset(Kind.values)
+# 接收 records come only from transfer manifests (weifei.manifests.ledger_link.receive), never from a file.
+KINDS = frozenset(Kind.values) - {str(Kind.RECEIVED)}
 KIND_LABELS: dict[str, str] = dict(Kind.choices)
 RECEIVER_TYPES = frozenset(PlanLine.ReceiverType.values)
 LICENSED, EXEMPT, ABROAD = (str(v) for v in (PlanLine.ReceiverType.LICENSED, PlanLine.ReceiverType.EXEMPT,
                                              PlanLine.ReceiverType.ABROAD))  # fmt: skip
-GENERATED, STORED_IN, STORED_OUT, SELF_TREATED, SENT_OUT = (str(k) for k in Kind)
+GENERATED, STORED_IN, STORED_OUT, SELF_TREATED, SENT_OUT, RECEIVED = (
+    str(k) for k in (Kind.GENERATED, Kind.STORED_IN, Kind.STORED_OUT, Kind.SELF_TREATED, Kind.SENT_OUT, Kind.RECEIVED)
+)
 PREFIXES: dict[str, str] = {str(k): v for k, v in ledger.PREFIXES.items()}
 ALLOWED_SOURCES = {str(k): frozenset(str(x) for x in v) for k, v in ledger.ALLOWED_SOURCES.items()}
 CHUNK = 20_000  # keys per IN (...) lookup
@@ -403,9 +406,10 @@ class _Run:
         containers: dict[tuple[int, str], int],
     ) -> _Planned | None:
         if row.kind not in KINDS:
-            self.error(
-                row, "kind", "kind_unknown", f"记录类型 {row.kind!r} 不存在：应为产生、入库、出库、自行利用/处置或委外"
-            )
+            what = f"记录类型 {row.kind!r} 不存在"
+            if row.kind == RECEIVED:
+                what = "接收记录由转移联单接受时自动生成，不能导入"
+            self.error(row, "kind", "kind_unknown", f"{what}：应为产生、入库、出库、自行利用/处置或委外")
             return None
         site = self.sites.get(row.site_id) if row.site_id is not None else None
         if site is None:

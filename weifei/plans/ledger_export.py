@@ -1,6 +1,7 @@
 """HJ 1259—2022 Annex B export of a site's 管理台账 for a date range.
 
 An Excel workbook with five sheets — B.1 产生, B.2 入库, B.3 出库, B.4 自行利用/处置, B.5 委外利用/处置 —
+(and a sixth, 接收, weifei's, when the range holds a licensed operator's intake on transfer manifests)
 each with the columns regulations.md §3.3 lists for that table, in that order, or one CSV per
 record kind (UTF-8 with a byte-order mark, so that Excel opens it as UTF-8). Rows come from the
 database in chunks and go out through openpyxl's write-only mode (rows are not kept in memory),
@@ -35,6 +36,7 @@ FIELDS = (
     "entered_unit", "container_code", "container_type", "container_count", "common_name", "destination",
     "finished_at", "handler", "method_code", "receiver_type", "receiver_name", "licence_number", "reason",
     "facility__code", "facility__kind", "source__batch_code", "source__kind", "reversal_of__batch_code",
+    "manifest_number", "container_codes",
 )  # fmt: skip
 UNIT_NAMES = dict(LedgerEntry.Unit.choices)
 FACILITY_KINDS = dict(Facility.Kind.choices)
@@ -130,6 +132,12 @@ SHEETS: tuple[Sheet, ...] = (
         ("许可证编码/豁免条目/出口核准通知单编号", _g("licence_number")),
         ("产生批次编码", _src(Kind.GENERATED)), ("出库批次编码", _src(Kind.STORED_OUT)), *NOTE,
     )),
+    # weifei's, not Annex B: a licensed operator's intake on transfer manifests (ledger_link.receive).
+    Sheet(Kind.RECEIVED, "接收", "R-接收", (
+        ("接收批次编码", _g("batch_code")), ("接收时间", lambda r: _time(r["occurred_at"])), *CONTAINER, *WASTE,
+        *_amount("接收量"), ("转移联单编号", _g("manifest_number")),
+        ("容器识别码", lambda r: "、".join(r["container_codes"] or [])), ("经办人", _g("handler")), *NOTE,
+    )),
 )  # fmt: skip
 SHEET_BY_KIND = {s.kind: s for s in SHEETS}
 
@@ -153,16 +161,22 @@ def export_range(*, actor: Actor, site_id: int, start: dt.date | None, end: dt.d
     return ExportRange(site, start, end)
 
 
-def _rows(r: ExportRange, kind: str) -> Iterator[Row]:
+def _entries(r: ExportRange, kind: str) -> Any:
     tz = timezone.get_current_timezone()
     lo = dt.datetime.combine(r.start, dt.time.min, tzinfo=tz)
     hi = dt.datetime.combine(r.end + dt.timedelta(days=1), dt.time.min, tzinfo=tz)
-    qs = (
-        LedgerEntry.objects.filter(site=r.site, kind=kind, occurred_at__gte=lo, occurred_at__lt=hi)
-        .order_by("occurred_at", "id")
-        .values(*FIELDS)
-    )
+    return LedgerEntry.objects.filter(site=r.site, kind=kind, occurred_at__gte=lo, occurred_at__lt=hi)
+
+
+def _rows(r: ExportRange, kind: str) -> Iterator[Row]:
+    qs = _entries(r, kind).order_by("occurred_at", "id").values(*FIELDS)
     yield from qs.iterator(chunk_size=CHUNK)
+
+
+def sheets_for(r: ExportRange) -> list[Sheet]:
+    """The five Annex B sheets, and the 接收 sheet when the range has intake records (an operator's),
+    so a producer's files stay exactly Annex B."""
+    return [s for s in SHEETS if s.kind != Kind.RECEIVED or _entries(r, s.kind).exists()]
 
 
 def _cell(value: Any) -> Any:
@@ -177,7 +191,7 @@ def export_xlsx(out: IO[bytes] | str, r: ExportRange) -> dict[str, int]:
 
     wb = Workbook(write_only=True)
     counts: dict[str, int] = {}
-    for sheet in SHEETS:
+    for sheet in sheets_for(r):
         ws = wb.create_sheet(sheet.title)
         ws.append([header for header, _ in sheet.columns])
         n = 0
@@ -210,7 +224,7 @@ def export_csv(r: ExportRange, kind: str) -> Iterator[str]:
 def export_csv_zip(out: IO[bytes], r: ExportRange) -> None:
     """All five tables as CSV files in one zip."""
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
-        for sheet in SHEETS:
+        for sheet in sheets_for(r):
             with archive.open(f"{sheet.file_stem}.csv", "w") as f:
                 for piece in export_csv(r, sheet.kind):
                     f.write(piece.encode("utf-8"))

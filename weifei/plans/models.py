@@ -151,6 +151,8 @@ class LedgerEntry(models.Model):
         STORED_OUT = "stored_out", "出库"
         SELF_TREATED = "self_treated", "自行利用/处置"
         SENT_OUT = "sent_out", "委外利用/处置"
+        # The receiver's intake of a transfer manifest (written by weifei.manifests.ledger_link.receive).
+        RECEIVED = "received", "接收"
 
     class Unit(models.TextChoices):
         TONNE = "t", "吨"
@@ -194,6 +196,11 @@ class LedgerEntry(models.Model):
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversed_by", verbose_name="冲销"
     )
     reason = models.CharField("原因", max_length=300, blank=True)
+    # 接收: the transfer manifest the waste came with, and the label codes of its containers on that
+    # manifest line (``container_code`` holds the code alone when there is exactly one). A database
+    # default, so the bulk COPY paths that name their columns need no change.
+    manifest_number = models.CharField("转移联单编号", max_length=20, blank=True, default="", db_default="")
+    container_codes = models.JSONField("容器识别码", null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -205,6 +212,8 @@ class LedgerEntry(models.Model):
             models.Index(fields=["site", "waste_code", "occurred_at"], name="ledger_site_code_time"),
             models.Index(fields=["site", "kind", "occurred_at"], name="ledger_site_kind_time"),
             models.Index(fields=["container_code"], name="ledger_container"),
+            # A manifest's intake (idempotency of ledger_link.receive); partial: only 接收 rows carry one.
+            models.Index(fields=["manifest_number"], name="ledger_manifest", condition=~models.Q(manifest_number="")),
         ]
         verbose_name = "台账记录"
         verbose_name_plural = "台账记录"

@@ -4,14 +4,15 @@ checks and the sweep that turns them into supervision findings.
 Everything is derived from ``LedgerEntry`` (the ledger services and bulk importers write those rows
 directly; no table here needs maintaining):
 
-- **per waste code** (rule 12): generated, stored in, stored out, self-treated, sent out; stock =
-  generated − self-treated − sent out; in store = stored in − stored out. As of now or of a past
+- **per waste code** (rule 12): generated, received, stored in, stored out, self-treated, sent out;
+  stock = generated + received − self-treated − sent out; in store = stored in − stored out. As of now or of a past
   instant ``at`` (entries with ``occurred_at <= at``); reversals carry the negative quantity and the
   same time, so they net out.
 - **per storage facility**: in store = 入库 into the facility − 出库 out of it (an 出库 counts
   against the facility of the 入库 it takes from, falling back to its own facility), against the
   facility's ``storage_capacity_tonnes``.
-- **per container**: every unreversed 产生 record whose waste has not all left the site — its net
+- **per container**: every unreversed 产生 record (or 接收 record: waste received on a transfer
+  manifest, aged from its receipt) whose waste has not all left the site — its net
   quantity minus the 自行/委外 taken from it directly or through 入库 → 出库 — with its age and an
   ageing level (``age_level``).
 
@@ -56,7 +57,7 @@ from weifei.registry.models import Facility, Site
 from weifei.registry.selectors import site_get, sites_visible
 
 from .findings import finding_raise, finding_resolve
-from .ledger import Q6, CodeStock, stock_from_sums
+from .ledger import INTAKE_KINDS, Q6, CodeStock, stock_from_sums
 from .models import Finding, LedgerEntry
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -324,7 +325,7 @@ def stock_by_code(*, actor: Actor, site_id: int, at: dt.datetime | None = None) 
         row = s.as_dict()
         row["in_store"] = s.stored_in - s.stored_out
         rows.append(row)
-        for name in ("generated", "stored_in", "stored_out", "self_treated", "sent_out"):
+        for name in ("generated", "received", "stored_in", "stored_out", "self_treated", "sent_out"):
             setattr(total, name, getattr(total, name) + getattr(s, name))
     totals = total.as_dict()
     del totals["waste_code"]
@@ -420,7 +421,7 @@ WITH gone AS (
 )
 SELECT g.id, g.site_id, g.occurred_at, g.waste_code, g.quantity_tonnes - COALESCE(s.q, 0)
 FROM {t} g LEFT JOIN gone s ON s.root = g.id
-WHERE g.kind = 'generated' AND g.quantity_tonnes > 0 {g_where} -- reversing entries are the negative ones
+WHERE g.kind IN ('generated', 'received') AND g.quantity_tonnes > 0 {g_where} -- reversals are the negative ones
   AND NOT EXISTS (SELECT 1 FROM {t} r WHERE r.reversal_of_id = g.id)
   AND g.quantity_tonnes - COALESCE(s.q, 0) > 0
 ORDER BY g.occurred_at, g.id
@@ -519,16 +520,16 @@ def _onsite_delta(
     records = dict(records)
     for _, id_, kind, occurred, code, qty, source_id, reversal_of, _n in new:
         qty = _dec(qty)
-        if kind == Kind.GENERATED and reversal_of is None and qty > 0:
+        if kind in INTAKE_KINDS and reversal_of is None and qty > 0:
             records[id_] = OnSite(id_, site.id, _when(occurred), code, f"HW{code[-2:]}", qty)
             continue
         if kind in (Kind.STORED_IN, Kind.STORED_OUT):
             continue
-        if kind == Kind.GENERATED:
+        if kind in INTAKE_KINDS:
             root, change = reversal_of, qty
         elif kind in (Kind.SELF_TREATED, Kind.SENT_OUT) and source_id in src:
             s = src[source_id]
-            root = s["id"] if s["kind"] == Kind.GENERATED else roots_of_in.get(s["source_id"])
+            root = s["id"] if s["kind"] in INTAKE_KINDS else roots_of_in.get(s["source_id"])
             change = -qty
         else:
             return None

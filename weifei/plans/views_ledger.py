@@ -56,7 +56,10 @@ TIME_LABELS: dict[str, Any] = {
     Kind.STORED_OUT: gettext_lazy("出库时间"),
     Kind.SELF_TREATED: gettext_lazy("利用/处置时间"),
     Kind.SENT_OUT: gettext_lazy("出厂时间"),
+    Kind.RECEIVED: gettext_lazy("接收时间"),
 }
+# 接收 records are written from transfer manifests only: no form, no "record" button.
+FORM_KINDS = [(k, label) for k, label in Kind.choices if k != Kind.RECEIVED]
 SOURCE_LABELS: dict[str, Any] = {
     Kind.STORED_IN: gettext_lazy("产生批次编码"),
     Kind.STORED_OUT: gettext_lazy("入库批次编码"),
@@ -200,7 +203,7 @@ def ledger_list(request: HttpRequest) -> HttpResponse:
         "sites": sites,
         "site": site,
         "filters": filters,
-        "kinds": Kind.choices,
+        "kinds": FORM_KINDS,
         "entries": qs[(page - 1) * PAGE_SIZE : page * PAGE_SIZE],
         "total": total,
         "page": page,
@@ -388,7 +391,7 @@ def _save(kind: str, site: Site, actor: Actor, post: QueryDict) -> LedgerEntry:
 @login_required
 @require_http_methods(["GET", "POST"])
 def ledger_new(request: HttpRequest, site_id: int, kind: str) -> HttpResponse:
-    if kind not in Kind.values:
+    if kind not in Kind.values or kind == Kind.RECEIVED:
         raise Http404("记录类型不存在")
     actor = actor_for(request.user)
     site = site_get(actor=actor, site_id=site_id)  # 404 for sites the caller cannot see

@@ -1910,6 +1910,11 @@ def demo_province_generate(*, seed: int, scale: float, today: dt.date | None = N
     summary = demo_summary(plan)
     summary.ledger_entries, summary.declarations = ledgers.entries, ledgers.declarations
     summary.manifests = manifests.manifests
+    # The manifests demo registers the out-of-province receivers of its cross-province transfers.
+    extra = manifests.out_of_province_receivers
+    summary.enterprises += extra
+    summary.operators += extra
+    summary.licences += extra
     return summary
 
 

@@ -194,6 +194,9 @@ class Licence(models.Model):
     number = models.CharField("许可证编号", max_length=40, unique=True)
     kind = models.CharField("类别", max_length=16, choices=Kind.choices)
     issuing_level = models.CharField("发证级别", max_length=12, choices=Level.choices, default=Level.PROVINCE)
+    # The authority that issued it. Required for an out-of-province holder, whose licence its own
+    # province issues (e.g. 辽宁省生态环境厅) and Jilin only records; blank for Jilin's own licences.
+    issuing_authority = models.CharField("发证机关", max_length=100, blank=True)
     methods = models.JSONField("经营方式", default=list)  # collection, storage, utilization, disposal
     annual_capacity_tonnes = models.DecimalField("核准经营规模（吨/年）", max_digits=14, decimal_places=3)
     facility_addresses = models.TextField("贮存、处置设施地址", blank=True)

@@ -12,7 +12,7 @@ from typing import Any
 
 from django.db.models import Count, Q, QuerySet
 
-from weifei.catalog.models import Region
+from weifei.catalog.models import HOME_PROVINCE, Region
 from weifei.core.actors import Actor
 from weifei.core.errors import ApplicationError, NotFound
 
@@ -33,11 +33,24 @@ from .models import (
 )
 
 
+def sees_out_of_province(actor: Actor) -> bool:
+    """Jilin's province-level accounts (regulator or liaison) see the out-of-province units they
+    registered (receivers and carriers of cross-province transfers); no other Jilin regulator does."""
+    return actor.is_regulator and actor.region_level == Region.Level.PROVINCE and HOME_PROVINCE in actor.region_codes
+
+
+def _region_q(actor: Actor, region_path: str) -> Q:
+    q = Q(**{f"{region_path}__key__in": actor.region_codes})
+    if sees_out_of_province(actor):
+        q |= ~Q(**{f"{region_path}__province_code": HOME_PROVINCE})
+    return q
+
+
 def _scope(qs: QuerySet[Any], actor: Actor, *, enterprise_path: str, region_path: str) -> QuerySet[Any]:
     if actor.kind == "system":
         return qs
     if actor.is_regulator:
-        return qs.filter(**{f"{region_path}__key__in": actor.region_codes})
+        return qs.filter(_region_q(actor, region_path))
     if actor.kind == "enterprise":
         return qs.filter(**{f"{enterprise_path}__in": actor.enterprise_ids})
     return qs.none()
@@ -177,9 +190,7 @@ def contracts_visible(*, actor: Actor) -> QuerySet[Contract]:
     if actor.kind == "system":
         return qs
     if actor.is_regulator:
-        return qs.filter(
-            Q(party_a__region__key__in=actor.region_codes) | Q(party_b__region__key__in=actor.region_codes)
-        )
+        return qs.filter(_region_q(actor, "party_a__region") | _region_q(actor, "party_b__region"))
     if actor.kind == "enterprise":
         return qs.filter(Q(party_a_id__in=actor.enterprise_ids) | Q(party_b_id__in=actor.enterprise_ids))
     return qs.none()
@@ -202,10 +213,12 @@ def emergency_plans_visible(*, actor: Actor) -> QuerySet[EmergencyPlanFiling]:
 def enterprises_per_prefecture(*, actor: Actor) -> list[dict[str, object]]:
     """Counts of the units the actor may see, grouped by statutory prefecture (and the special
     region), in prefecture code order. Public actors get province-wide totals: counts are
-    published figures, individual units are not."""
+    published figures, individual units are not. Jilin's units only: out-of-province receivers and
+    carriers are not Jilin's statistics."""
     base = Enterprise.objects.all() if actor.is_public else enterprises_visible(actor=actor)
+    base = base.filter(region__province_code=HOME_PROVINCE)
     by_region = dict(base.values_list("region_id").annotate(n=Count("id")).values_list("region_id", "n"))
-    regions = {r.id: r for r in Region.objects.all()}
+    regions = {r.id: r for r in Region.objects.home()}
     totals: dict[int, int] = {}
     for region_id, n in by_region.items():
         region = regions[region_id]

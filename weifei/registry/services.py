@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
-from weifei.catalog.models import Region
+from weifei.catalog.models import HOME_PROVINCE, Region
 from weifei.catalog.validation import validate_category, validate_waste_code
 from weifei.core.actors import Actor
 from weifei.core.errors import ApplicationError, NotFound, PermissionDenied
@@ -53,6 +53,16 @@ LICENCE_METHODS = {"collection": "收集", "storage": "贮存", "utilization": "
 DANGEROUS_GOODS_CLASS_RE = re.compile(r"^[1-9](\.[1-6])?$")
 # Roles an unverified (self-registered) enterprise may not act in (issue: verification queue).
 VERIFIED_ROLES = ("is_collector", "is_carrier", "is_operator")
+# Out-of-province units (辽宁、黑龙江、内蒙古) are registered only as the receivers and carriers of
+# Jilin's cross-province transfers: what they generate is their own province's business.
+OUT_OF_PROVINCE_ROLES = ("is_operator", "is_collector", "is_carrier")
+OUT_OF_PROVINCE_SITE_ROLES = ("operator", "collector", "carrier_base")
+# Rough bounding boxes (°N, °E) of the neighbouring provinces, to catch typing errors like Jilin's.
+PROVINCE_BOUNDS = {
+    "210000": (Decimal("38.5"), Decimal("43.6"), Decimal("118.5"), Decimal("125.9")),
+    "230000": (Decimal("43.3"), Decimal("53.6"), Decimal("121.1"), Decimal("135.1")),
+    "150000": (Decimal("37.3"), Decimal("53.4"), Decimal("97.1"), Decimal("126.1")),
+}
 
 
 # --------------------------------------------------------------------------------------------
@@ -65,6 +75,15 @@ def _region(key: str, *, field: str = "region", regions: Mapping[str, Region] | 
     region = regions.get(key) if regions is not None else Region.objects.filter(key=key).first()
     if region is None:
         raise ApplicationError(f"行政区域 {key} 不存在", code="region_not_found", field=field)
+    if not region.in_home_province:
+        # Only the neighbours' province and prefecture levels are loaded: a unit names its prefecture.
+        if region.level != Region.Level.PREFECTURE:
+            raise ApplicationError(
+                f"外省单位所在区域应为地级行政区（市、盟、地区），{region.name} 是{region.get_level_display()}",
+                code="region_level",
+                field=field,
+            )
+        return region
     if region.level in (Region.Level.PROVINCE, Region.Level.PREFECTURE, Region.Level.SPECIAL):
         raise ApplicationError(
             f"单位所在区域应为县级单位、功能区或管委会辖区，{region.name} 是{region.get_level_display()}",
@@ -132,12 +151,28 @@ def _period(valid_from: dt.date, valid_to: dt.date, *, field: str = "valid_to") 
         raise ApplicationError("有效期截止日期不能早于起始日期", code="period_invalid", field=field)
 
 
-def _coords(latitude: Decimal | None, longitude: Decimal | None) -> None:
+def _coords(latitude: Decimal | None, longitude: Decimal | None, region: Region | None = None) -> None:
     # Jilin spans roughly 40.8–46.3 °N, 121.6–131.3 °E; a point far outside is a typing error.
     if latitude is None and longitude is None:
         return
     if latitude is None or longitude is None:
         raise ApplicationError("经纬度应同时填写", code="coordinates_incomplete", field="latitude")
+    if region is not None and not region.in_home_province:
+        lat_min, lat_max, lng_min, lng_max = PROVINCE_BOUNDS.get(
+            region.province_code, (Decimal("3.8"), Decimal("53.6"), Decimal("73.5"), Decimal("135.1"))
+        )
+        province = region.parent.name if region.parent else region.province_code
+        if not lat_min <= latitude <= lat_max:
+            raise ApplicationError(
+                f"纬度 {latitude} 不在{province}范围内（{lat_min}–{lat_max}）", code="latitude_range", field="latitude"
+            )
+        if not lng_min <= longitude <= lng_max:
+            raise ApplicationError(
+                f"经度 {longitude} 不在{province}范围内（{lng_min}–{lng_max}）",
+                code="longitude_range",
+                field="longitude",
+            )
+        return
     if not (Decimal("40.5") <= latitude <= Decimal("46.5")):
         raise ApplicationError(
             f"纬度 {latitude} 不在吉林省范围内（40.5–46.5）", code="latitude_range", field="latitude"
@@ -172,10 +207,34 @@ def _require_verified(enterprise: Enterprise, *, as_role: str, field: str) -> No
         )
 
 
+def province_regulator(actor: Actor) -> bool:
+    """A Jilin province-level regulator account (the one that registers out-of-province units)."""
+    return actor.is_regulator and actor.region_level == Region.Level.PROVINCE and HOME_PROVINCE in actor.region_codes
+
+
+def _require_over(actor: Actor, region: Region, *, action: str) -> None:
+    """``require_regulator_over`` for Jilin's regions. A region of another province is in no Jilin
+    regulator's jurisdiction: there only the system or a writing Jilin province-level regulator acts
+    (recording the receivers and carriers of cross-province transfers, 转移办法 第二十一条起)."""
+    if region.in_home_province:
+        require_regulator_over(actor, region.key, action=action)
+        return
+    if actor.kind == "system":
+        return
+    if actor.kind != "regulator":
+        raise PermissionDenied(f"外省单位由省级生态环境部门登记和维护，当前身份不能{action}", code="out_of_province")
+    if actor.read_only:
+        raise PermissionDenied(f"只读账户（{actor.label}）不能{action}")
+    if not province_regulator(actor):
+        raise PermissionDenied(
+            f"{region.name}不在本省辖区：外省单位只能由省级生态环境部门{action}", code="out_of_province"
+        )
+
+
 def _enterprise_writer(actor: Actor, enterprise: Enterprise, *, action: str) -> None:
     """The enterprise's own admin/member, a writing regulator over its region, or the system."""
     if actor.kind == "regulator":
-        require_regulator_over(actor, enterprise.region.key, action=action)
+        _require_over(actor, enterprise.region, action=action)
     else:
         require_enterprise_member(actor, enterprise.id, action=action)
 
@@ -226,9 +285,24 @@ def enterprise_clean(
     if bad_roles:
         raise ApplicationError(f"未知的单位角色：{', '.join(bad_roles)}", code="role_invalid", field="roles")
     region = _region(region_key, regions=regions)
-    if actor.kind == "regulator":
+    if not region.in_home_province:
+        if actor.kind == "enterprise":
+            raise PermissionDenied(
+                "外省单位不能在本平台自行注册：跨省转移的外省接受人、承运人由吉林省生态环境厅登记",
+                code="out_of_province",
+                field="region",
+            )
+        _require_over(actor, region, action="登记外省单位")
+        others = [r for r in roles if r not in OUT_OF_PROVINCE_ROLES]
+        if others:
+            raise ApplicationError(
+                "外省单位只能登记为接受人（经营单位、收集单位）或承运人，不能登记为产废单位：其产生的危险废物由所在省份监管",
+                code="out_of_province_role",
+                field="roles",
+            )
+    elif actor.kind == "regulator":
         require_regulator_over(actor, region.key, action="在该区域登记单位")
-    _coords(latitude, longitude)
+    _coords(latitude, longitude, region)
     _industry_code(industry_code)
     return EnterpriseClean(credit_code=code, name=name, region=region)
 
@@ -327,7 +401,9 @@ def enterprise_update(*, actor: Actor, enterprise_id: int, reason: str = "", **c
     if role_changes and actor.kind == "enterprise":
         # Becoming a carrier, collector or operator needs the regulator's verification again.
         changes["verification"] = Verification.PENDING
-    _coords(changes.get("latitude", enterprise.latitude), changes.get("longitude", enterprise.longitude))
+    _coords(
+        changes.get("latitude", enterprise.latitude), changes.get("longitude", enterprise.longitude), enterprise.region
+    )
     _fits(Enterprise, changes)
     fields = [*changes.keys()]
     before = _snapshot(enterprise, fields)
@@ -348,7 +424,7 @@ def enterprise_verify(*, actor: Actor, enterprise_id: int, approve: bool, note: 
     enterprise = Enterprise.objects.select_for_update().select_related("region").filter(id=enterprise_id).first()
     if enterprise is None:
         raise NotFound("单位不存在", field="enterprise")
-    require_regulator_over(actor, enterprise.region.key, action="核验单位")
+    _require_over(actor, enterprise.region, action="核验单位")
     if enterprise.verification != Verification.PENDING:
         raise ApplicationError(
             f"{enterprise.name} 当前状态为“{enterprise.get_verification_display()}”，不在待核验队列中",
@@ -408,7 +484,7 @@ def site_clean(
         raise ApplicationError(
             f"场所角色应为 {'、'.join(Site.Role.labels)} 中的一种或多种", code="roles_invalid", field="roles"
         )
-    _coords(latitude, longitude)
+    _coords(latitude, longitude, region)
     for value, field, label in (
         (eia_annual_tonnes, "eia_annual_tonnes", "环评核算量"),
         (permit_annual_tonnes, "permit_annual_tonnes", "排污许可核算量"),
@@ -416,6 +492,22 @@ def site_clean(
         if value is not None:
             _positive(value, field=field, label=label, allow_zero=True)
     return SiteClean(name=name, address=address, region=region, roles=sorted(set(roles)))
+
+
+def _site_province(enterprise: Enterprise, region: Region, roles: list[str]) -> None:
+    """A Jilin unit's sites lie in Jilin; an out-of-province unit's in its own province, and only as
+    a place that receives (利用处置、收集) or parks vehicles — never a generating site here."""
+    if region.province_code != enterprise.region.province_code:
+        where = "吉林省" if enterprise.region.in_home_province else (enterprise.region.parent or enterprise.region).name
+        raise ApplicationError(
+            f"{enterprise.name} 的场所应位于{where}，{region.name}不在该省", code="site_province", field="region"
+        )
+    if not region.in_home_province:
+        others = [r for r in roles if r not in OUT_OF_PROVINCE_SITE_ROLES]
+        if others:
+            raise ApplicationError(
+                "外省单位的场所只能是利用处置、收集或运输车辆停放场所", code="out_of_province_role", field="roles"
+            )
 
 
 @transaction.atomic
@@ -448,6 +540,7 @@ def site_create(
         permit_annual_tonnes=permit_annual_tonnes,
     )
     name, address, region = cleaned.name, cleaned.address, cleaned.region
+    _site_province(enterprise, region, cleaned.roles)
     if Site.objects.filter(enterprise=enterprise, name=name).exists():
         raise ApplicationError(f"本单位已有名为“{name}”的场所", code="duplicate_site", field="name")
     site = _create(
@@ -602,7 +695,7 @@ def site_class_override(*, actor: Actor, site_id: int, management_class: str | N
     site = Site.objects.select_for_update().select_related("region").filter(id=site_id).first()
     if site is None:
         raise NotFound("场所不存在", field="site")
-    require_regulator_over(actor, site.region.key, action="调整管理类别")
+    _require_over(actor, site.region, action="调整管理类别")
     if actor.kind == "regulator" and actor.region_level not in ("province", "prefecture", "special"):
         raise PermissionDenied("只有设区的市级以上生态环境部门可以调整管理类别（HJ 1259 4.2.2）")
     if management_class is not None and management_class not in ManagementClass.values:
@@ -789,6 +882,7 @@ def _licence_snapshot(licence: Licence) -> dict[str, Any]:
         "number": licence.number,
         "kind": licence.kind,
         "issuing_level": licence.issuing_level,
+        "issuing_authority": licence.issuing_authority,
         "methods": licence.methods,
         "annual_capacity_tonnes": _tonnes(licence.annual_capacity_tonnes),
         "valid_from": str(licence.valid_from),
@@ -866,12 +960,23 @@ def licence_create(
     categories: list[str] | None = None,
     aggregates: dict[str, Decimal] | None = None,
     facility_addresses: str = "",
+    issuing_authority: str = "",
 ) -> Licence:
     """Issue a 危险废物经营许可证 (许可办法): 综合 5 years, 收集 3 years; a 收集 licence covers only
     900-214-08 and 900-044-49; the issuing level follows 第七条. ``categories`` is shorthand for
-    category scopes sharing the total scale."""
+    category scopes sharing the total scale.
+
+    An out-of-province holder's licence is issued by its own province: Jilin records it (the system
+    or a Jilin province-level regulator), ``issuing_authority`` naming the issuer, so the manifest's
+    receiver-licence guard can check it; Jilin's 第七条 levels do not limit who records it."""
     require_kind(actor, "system", "regulator", action="登记经营许可证")
-    if actor.kind == "regulator":
+    out_of_province = not holder.region.in_home_province
+    authority = _text(
+        issuing_authority, field="issuing_authority", label="发证机关", max_length=100, required=out_of_province
+    )
+    if out_of_province:
+        _require_over(actor, holder.region, action="登记外省核发的经营许可证")
+    elif actor.kind == "regulator":
         require_regulator_over(actor, holder.region.key, action="核发经营许可证")
     cleaned = licence_clean(
         holder=holder,
@@ -888,7 +993,11 @@ def licence_create(
     if Licence.objects.filter(number=number).exists():
         raise ApplicationError(f"许可证编号 {number} 已登记", code="duplicate_licence", field="number")
     level = rules.issuing_level_for(kind, {c for c, _, _ in checked})
-    if actor.kind == "regulator" and not rules.may_issue(actor_level=actor.region_level, issuing_level=level):
+    if (
+        not out_of_province
+        and actor.kind == "regulator"
+        and not rules.may_issue(actor_level=actor.region_level, issuing_level=level)
+    ):
         raise PermissionDenied(
             f"该许可证应由{Licence.Level(level).label}生态环境部门核发（许可办法 第七条）", code="wrong_issuing_level"
         )
@@ -898,6 +1007,7 @@ def licence_create(
         number=number,
         kind=kind,
         issuing_level=level,
+        issuing_authority=authority,
         methods=sorted(set(methods)),
         annual_capacity_tonnes=annual_capacity_tonnes,
         valid_from=valid_from,
@@ -961,7 +1071,7 @@ def licence_change(
         raise NotFound("许可证不存在", field="licence")
     require_kind(actor, "system", "regulator", action="变更经营许可证")
     if actor.kind == "regulator":
-        require_regulator_over(actor, licence.holder.region.key, action="变更经营许可证")
+        _require_over(actor, licence.holder.region, action="变更经营许可证")
         _require_issuer(actor, licence)
     reason = _text(reason, field="reason", label="变更理由", max_length=500)
     before = _licence_snapshot(licence)
@@ -1005,7 +1115,7 @@ def licence_set_status(*, actor: Actor, licence_id: int, status: str, reason: st
         raise NotFound("许可证不存在", field="licence")
     require_kind(actor, "system", "regulator", action="变更许可证状态")
     if actor.kind == "regulator":
-        require_regulator_over(actor, licence.holder.region.key, action="变更许可证状态")
+        _require_over(actor, licence.holder.region, action="变更许可证状态")
         _require_issuer(actor, licence)
     if status not in (Licence.Status.VALID, Licence.Status.SUSPENDED, Licence.Status.REVOKED):
         raise ApplicationError(f"许可证状态 {status!r} 无效", code="status_invalid", field="status")
@@ -1172,7 +1282,7 @@ def vehicle_registration_decide(*, actor: Actor, vehicle_id: int, approve: bool,
     vehicle = Vehicle.objects.select_for_update().select_related("carrier__region").filter(id=vehicle_id).first()
     if vehicle is None:
         raise NotFound("车辆不存在", field="vehicle")
-    require_regulator_over(actor, vehicle.carrier.region.key, action="车辆备案")
+    _require_over(actor, vehicle.carrier.region, action="车辆备案")
     if not approve and not note.strip():
         raise ApplicationError("不予备案时必须填写意见", code="note_required", field="note")
     before = {"registration": vehicle.registration}

@@ -71,12 +71,14 @@ def _attempt(request: HttpRequest, action: Callable[[], Any]) -> tuple[Any, dict
         return None, {exc.field or "form": exc.message}
 
 
-def _county_regions() -> list[Region]:
-    return list(
-        Region.objects.filter(level__in=[Region.Level.COUNTY, Region.Level.ZONE, Region.Level.AREA])
-        .select_related("parent")
-        .order_by("key")
-    )
+def _county_regions(enterprise: Any = None) -> list[Region]:
+    """Jilin's county-level regions (never another province's); for an out-of-province unit's site,
+    the prefectures of its own province instead."""
+    if enterprise is not None and not enterprise.region.in_home_province:
+        qs = Region.objects.filter(province_code=enterprise.region.province_code, level=Region.Level.PREFECTURE)
+    else:
+        qs = Region.objects.home().filter(level__in=[Region.Level.COUNTY, Region.Level.ZONE, Region.Level.AREA])
+    return list(qs.select_related("parent").order_by("key"))
 
 
 @login_required
@@ -92,9 +94,11 @@ def registry_list(request: HttpRequest) -> HttpResponse:
     except ValueError:
         raise ApplicationError("页码应为正整数", code="page_invalid", field="page") from None
     page = Paginator(qs, 50).get_page(page_number)
-    regions = Region.objects.filter(level__in=["prefecture", "special", "county", "zone"]).order_by("key")
+    regions = Region.objects.home().filter(level__in=["prefecture", "special", "county", "zone"]).order_by("key")
     if actor.is_regulator:
         regions = regions.filter(key__in=actor.region_codes)
+        if selectors.sees_out_of_province(actor):  # the province also filters by a neighbouring province
+            regions = regions | Region.objects.out_of_province().filter(level=Region.Level.PROVINCE)
     return render(request, "registry/list.html", {
         "page": page, "params": params, "regions": regions, "roles": ROLE_CHOICES,
         "classes": ManagementClass.choices, "verifications": Verification.choices,
@@ -237,7 +241,8 @@ def site_new(request: HttpRequest, enterprise_id: int) -> HttpResponse:
             messages.success(request, f"已登记场所“{site.name}”，管理类别：{site.get_management_class_display()}。")
             return redirect("registry:detail", enterprise_id=enterprise.id)
     return render(request, "registry/site_form.html", {
-        "e": enterprise, "errors": errors, "data": data, "regions": _county_regions(), "site_roles": Site.Role.choices,
+        "e": enterprise, "errors": errors, "data": data, "regions": _county_regions(enterprise),
+        "site_roles": Site.Role.choices,
         "chosen_roles": request.POST.getlist("roles") if request.method == "POST" else ["generator"],
     }, status=400 if errors else 200)  # fmt: skip
 

@@ -50,6 +50,13 @@ ROWS = {(t.state, t.event, t.role, t.next_state) for t in lifecycle.TABLE}
 
 def _digest() -> list[tuple[Any, ...]]:
     """What the demo wrote, without database ids (they differ between runs)."""
+    from weifei.approvals.models import Approval
+
+    # Approval numbers carry a database id: compare what they approve instead.
+    approved = {
+        a.number: (a.application.receiver_credit_code, a.valid_from, a.valid_to)
+        for a in Approval.objects.select_related("application")
+    }
     out = []
     manifests = Manifest.objects.select_related("consignor", "receiver").prefetch_related(
         "lines", "containers", "legs__carrier", "legs__vehicle", "signatures"
@@ -57,7 +64,7 @@ def _digest() -> list[tuple[Any, ...]]:
     for m in manifests.order_by("number"):
         out.append((
             m.number, m.consignor.credit_code, m.receiver.credit_code, m.state, m.transfer_type,
-            m.approval_reference, m.created_at, m.accepted_on, m.refused_tonnes,
+            approved.get(m.approval_reference, m.approval_reference), m.created_at, m.accepted_on, m.refused_tonnes,
             tuple((x.waste_code, x.declared_tonnes, x.received_tonnes) for x in m.lines.all()),
             tuple(sorted(c.label_code for c in m.containers.all())),
             tuple((g.carrier.credit_code, g.vehicle.plate if g.vehicle else "") for g in m.legs.all()),
@@ -107,7 +114,7 @@ def test_counts_per_state(demo: DemoSummary) -> None:
     old = timezone.make_aware(dt.datetime.combine(TODAY - dt.timedelta(days=60), dt.time(0)))
     assert not Manifest.objects.filter(created_at__lt=old).exclude(state=State.CLOSED).exists()
     cross = Manifest.objects.filter(transfer_type=Manifest.TransferType.CROSS_PROVINCE)
-    assert all(m.approval_reference.startswith("吉环危跨〔") for m in cross)
+    assert cross.exists() and all(m.approval_reference.startswith("吉跨转审") for m in cross)
     assert demo.manifests == Manifest.objects.count()
 
 
@@ -284,3 +291,43 @@ def test_one_import_event_per_site_and_the_audit_chain_verifies(demo: DemoSummar
     assert ManifestLine.objects.count() == sum(1 for _ in ManifestLine.objects.values_list("id"))
     assert ManifestLeg.objects.count() == demo.manifests
     assert Signature.objects.filter(user__isnull=False).count() == 0
+
+
+def test_cross_province_manifests_use_real_approvals(demo: DemoSummary) -> None:
+    """Every cross-province manifest goes to an out-of-province receiver (辽宁、黑龙江) with a licence
+    its province issued, and names an existing approval of its consignor and receiver, valid on its
+    submission day, whose consumption is exactly the manifests' tonnes, within the approved ones."""
+    from weifei.approvals.models import Application, Approval, ApprovalLine, Consumption
+
+    cross = list(
+        Manifest.objects.filter(transfer_type=Manifest.TransferType.CROSS_PROVINCE)
+        .select_related("receiver__region")
+        .prefetch_related("lines", "signatures")
+    )
+    assert cross
+    home = Manifest.objects.exclude(transfer_type=Manifest.TransferType.CROSS_PROVINCE)
+    assert not home.exclude(receiver__region__province_code="220000").exists()
+    approvals = {a.number: a for a in Approval.objects.select_related("application")}
+    consumed: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+    for row in Consumption.objects.filter(released_at__isnull=True).select_related("line__approval"):
+        consumed[(row.line.approval.number, row.line.waste_code)] += row.tonnes
+    expected: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+    for m in cross:
+        assert m.receiver.region.province_code in ("210000", "230000")
+        licence = m.receiver.licences.get()
+        assert licence.issuing_authority in ("辽宁省生态环境厅", "黑龙江省生态环境厅")
+        assert m.receiver_licence_number == licence.number
+        approval = approvals[m.approval_reference]
+        app = approval.application
+        assert app.status == Application.Status.APPROVED and app.consignor_id == m.consignor_id
+        assert app.receiver_credit_code == m.receiver.credit_code
+        assert [s.kind for s in app.steps.all()] == ["completeness", "preliminary", "receiving", "decision"]
+        submitted = timezone.localdate(next(s.signed_at for s in m.signatures.all() if s.event == "submit"))
+        assert approval.valid_from <= submitted <= approval.valid_to
+        for line in m.lines.all():
+            expected[(approval.number, line.waste_code)] += line.declared_tonnes
+    assert consumed == expected
+    for approved in ApprovalLine.objects.filter(approval__number__in={m.approval_reference for m in cross}):
+        key = (approved.approval.number, approved.waste_code)
+        assert approved.consumed_tonnes == expected[key] <= approved.approved_tonnes
+    assert demo.manifests > 0 and Approval.objects.count() == len({m.approval_reference for m in cross})

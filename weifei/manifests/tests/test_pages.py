@@ -9,10 +9,13 @@ import pytest
 from django.test import Client
 
 from weifei.accounts.testing import force_login
+from weifei.core.actors import SYSTEM
 from weifei.core.models import Event as LogEvent
 from weifei.manifests.models import Manifest, Signature, State
 from weifei.manifests.services import manifest_transition
 from weifei.manifests.testing import CODE, World, world
+from weifei.registry import services as registry
+from weifei.registry.models import Site
 
 pytestmark = [pytest.mark.usefixtures("reference"), pytest.mark.django_db]
 
@@ -268,3 +271,84 @@ def test_unknown_event_is_a_message(w: World) -> None:
     response = _client(w, "consignor").post(f"/manifests/{m.id}/events/fly/", follow=True)
     assert any("未知的联单事项" in x for x in _messages(response))
     assert not Signature.objects.exists()
+
+
+def _receiver_sites(w: World) -> tuple[Site, Site, Site]:
+    """Two sites of the receiver and one of the other receiver (利用处置场所)."""
+    made = []
+    for unit, name in ((w.receiver, "焚烧车间"), (w.receiver, "暂存库"), (w.receiver2, "四平利用线")):
+        made.append(
+            registry.site_create(
+                actor=SYSTEM,
+                enterprise=unit,
+                name=name,
+                address=f"{name}路 1 号",
+                region_key="220202",
+                roles=["operator"],
+            )
+        )
+    return made[0], made[1], made[2]
+
+
+def test_wizard_offers_the_receivers_sites_and_saves_the_chosen_one(w: World) -> None:
+    kiln, store, other = _receiver_sites(w)
+    c = _client(w, "consignor")
+    page = c.get(f"/manifests/new/?site_id={w.site.id}").content.decode()
+    assert 'data-testid="receiver-site"' in page
+    # grouped by receiver (the page's script narrows them to the chosen one)
+    assert f'data-receiver="{w.receiver.id}"' in page and f'data-receiver="{w.receiver2.id}"' in page
+    assert "焚烧车间" in page and "四平利用线" in page
+    # filtered on the server once a receiver is known
+    page = c.get(f"/manifests/new/?site_id={w.site.id}&receiver_id={w.receiver.id}").content.decode()
+    assert "焚烧车间" in page and "暂存库" in page and "四平利用线" not in page
+    response = c.post("/manifests/new/", _wizard_post(w, receiver_site_id=str(store.id)))
+    assert response.status_code == 302
+    m = Manifest.objects.get()
+    assert m.receiver_id == w.receiver.id and m.receiver_site_id == store.id
+    assert "暂存库" in c.get(f"/manifests/{m.id}/").content.decode()
+    # no site chosen: allowed, the manifest names only the receiver
+    response = c.post("/manifests/new/", _wizard_post(w, labels=[], receiver_site_id="", **{"line-0-tonnes": "0.1"}))
+    assert response.status_code == 302
+    assert Manifest.objects.filter(receiver_site__isnull=True).count() == 1
+    assert kiln.id != other.id
+
+
+def test_wizard_receiver_site_refusals_under_the_field(w: World) -> None:
+    kiln, _, other = _receiver_sites(w)
+    c = _client(w, "consignor")
+    # a site of another receiver: the service refuses; the message is under the picker, status 400
+    response = c.post("/manifests/new/", _wizard_post(w, receiver_site_id=str(other.id)))
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert response.context["errors"] == {"receiver_site": "接收场所不属于接受人"}
+    assert 'data-testid="error-receiver_site"' in page and "接收场所不属于接受人" in page
+    # re-rendered for the chosen receiver only, with what was typed kept
+    assert "焚烧车间" in page and "四平利用线" not in page
+    assert 'value="铁桶"' in page and "吸附棉、灭火器" in page
+    # a tampered value and ids out of range: 400 with a message, never 500
+    for bad in ("abc", "99999999999999999999", "-1"):
+        response = c.post("/manifests/new/", _wizard_post(w, receiver_site_id=bad))
+        assert response.status_code == 400, bad
+        assert "receiver_site" in response.context["errors"], bad
+    response = c.post("/manifests/new/", _wizard_post(w, receiver_id="99999999999999999999"))
+    assert response.status_code == 400 and "receiver" in response.context["errors"]
+    assert not Manifest.objects.exists()
+    assert kiln.enterprise_id == w.receiver.id
+
+
+def test_wizard_errors_are_shown_under_their_fields(w: World) -> None:
+    c = _client(w, "consignor")
+    response = c.post("/manifests/new/", _wizard_post(w, emergency_measures=" "))
+    assert response.status_code == 400
+    assert 'data-testid="error-emergency_measures"' in response.content.decode()
+    # the second filled line has an unknown code: the message is under that line
+    response = c.post("/manifests/new/", _wizard_post(w, **{"line-2-waste_code": "999-999-99", "line-2-tonnes": "0.1"}))
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert 'data-testid="error-line-2"' in page and 'value="999-999-99"' in page
+    response = c.post("/manifests/new/", _wizard_post(w, **{"line-0-tonnes": "abc"}))
+    assert response.status_code == 400 and 'data-testid="error-line-0"' in response.content.decode()
+    response = c.post("/manifests/new/", _wizard_post(w, **{"leg-0-carrier": str(w.receiver.id)}))
+    assert response.status_code == 400
+    assert "legs" in response.context["errors"] and 'data-testid="error-legs"' in response.content.decode()
+    assert not Manifest.objects.exists()

@@ -172,8 +172,9 @@ def test_full_chain_codes_remaining_and_stock(w: W) -> None:
     assert ledger.batch_remaining(i) == Decimal(1)
     assert ledger.batch_remaining(o) == Decimal(0)
     (row,) = ledger.site_stock(actor=w.actors["reader"], site_id=w.site.id)
-    assert row == {"waste_code": CODE, "generated": Decimal(6), "stored_in": Decimal(4), "stored_out": Decimal(3),
-                   "self_treated": Decimal(1), "sent_out": Decimal(3), "stock": Decimal(2)}  # fmt: skip
+    assert row == {"waste_code": CODE, "generated": Decimal(6), "received": Decimal(0), "stored_in": Decimal(4),
+                   "stored_out": Decimal(3), "self_treated": Decimal(1), "sent_out": Decimal(3),
+                   "stock": Decimal(2)}  # fmt: skip
     (before,) = ledger.site_stock(actor=w.actors["county"], site_id=w.site.id, at=T0 + dt.timedelta(hours=2))
     assert before["stock"] == Decimal(5)  # 6 generated, 1 sent (dated T0) by then
     kinds = list(Event.objects.filter(subject_type="plans.ledgerentry").order_by("seq").values_list("kind", flat=True))
