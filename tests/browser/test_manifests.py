@@ -1,6 +1,7 @@
 """Issue 5 in a real browser: a consignor fills and submits a manifest, the driver signs pickup on a
 390 px phone (typing the label codes), the receiver reports a discrepancy and accepts part of the
-load, and the regulator reads the history (with the map of the trip)."""
+load, the regulator reads the history (with the map of the trip), and the consignor makes, lists and
+revokes a road-control link."""
 
 from __future__ import annotations
 
@@ -131,3 +132,24 @@ def test_manifest_from_wizard_to_partial_acceptance(
     shoot(page, screenshot_dir, "manifest-regulator-history.png")
     m.refresh_from_db()
     assert (m.state, m.acceptance, m.refused_tonnes) == ("received", "partial", Decimal("0.1"))
+
+    # 5. The consignor makes a road-control link (shown once, with its QR), lists it, revokes it:
+    #    the link then answers 410 to anybody, without login.
+    _logout(page)
+    login(page, base, "m_consignor", PASSWORD)
+    page.goto(f"{base}/manifests/{m.id}/")
+    with page.expect_navigation():
+        page.click("[data-testid=road-link-form] button")
+    road_url = page.get_by_test_id("road-url").inner_text().strip()
+    assert road_url.startswith(f"{base}/manifests/road/")
+    page.goto(f"{base}/manifests/{m.id}/road-links/")
+    row = page.get_by_test_id("road-link-row")
+    expect(row).to_have_count(1)
+    expect(row).to_have_attribute("data-status", "valid")
+    assert road_url.rsplit("/", 2)[-2] not in page.content()  # the token is never listed
+    shoot(page, screenshot_dir, "manifest-road-links.png")
+    with page.expect_navigation():
+        page.click("[data-testid^=revoke-] button")
+    expect(page.get_by_test_id("road-link-row")).to_have_attribute("data-status", "revoked")
+    _logout(page)
+    assert page.request.get(road_url).status == 410
