@@ -204,6 +204,7 @@ def ledger_list(request: HttpRequest) -> HttpResponse:
         "site": site,
         "filters": filters,
         "kinds": FORM_KINDS,
+        "filter_kinds": list(LedgerEntry.Kind.choices),  # 接收 too: written by manifests, never by a form
         "entries": qs[(page - 1) * PAGE_SIZE : page * PAGE_SIZE],
         "total": total,
         "page": page,
