@@ -751,7 +751,7 @@ def stock_ageing_sweep(
     entries = {
         e["id"]: e
         for e in LedgerEntry.objects.filter(id__in=[r.id for r, _ in flagged]).values(
-            "id", "batch_code", "container_code"
+            "id", "batch_code", "container_code", "kind"
         )
     }
     wanted: dict[tuple[int, str], tuple[str, OnSite, str]] = {}  # (site, key) -> (rule, row, level)
@@ -782,7 +782,8 @@ def stock_ageing_sweep(
         }
         what = "容器" if e["container_code"] else "批次"
         message = (
-            f"{what} {key}（{r.waste_code}，{timezone.localtime(r.occurred_at, SH):%Y-%m-%d %H:%M} 产生）"
+            f"{what} {key}（{r.waste_code}，{timezone.localtime(r.occurred_at, SH):%Y-%m-%d %H:%M} "
+            f"{'接收' if e['kind'] == LedgerEntry.Kind.RECEIVED else '产生'}）"
             f"{LEVEL_LABELS[lv]}，剩余 {r.remaining.normalize():f} 吨"
         )
         details = {

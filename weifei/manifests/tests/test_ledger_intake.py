@@ -22,7 +22,7 @@ from weifei.manifests.testing import CODE, World, world
 from weifei.plans import ledger, ledger_export
 from weifei.plans.declarations import build_content, invariant_breaks
 from weifei.plans.models import LedgerEntry
-from weifei.plans.stock import stock_by_code, stock_containers
+from weifei.plans.stock import stock_ageing_sweep, stock_by_code, stock_containers, stock_findings
 from weifei.registry import services as registry
 from weifei.registry.models import Site
 
@@ -81,6 +81,10 @@ def test_full_acceptance_writes_the_weighed_tonnes_and_reconciles_with_the_consi
     assert stock["totals"]["received"] == Decimal("0.4")
     page = stock_containers(actor=SYSTEM, site_id=site.id)
     assert [i["entry_id"] for i in page["items"]] == [entry.id]
+    # Kept past the operators' 12-month limit, the finding says when it was received, not generated.
+    stock_ageing_sweep(now=timezone.now() + dt.timedelta(days=400), site_ids=[site.id])
+    [finding] = stock_findings(actor=SYSTEM, site_id=site.id)
+    assert "接收）" in finding.message and "产生）" not in finding.message
     # …and treating it from the 接收 batch (rule 14 now allows it as a source) empties the stock.
     ledger.ledger_self_treat(
         actor=SYSTEM, site_id=site.id, source_id=entry.id, occurred_at=timezone.now(), quantity=Decimal("0.4"),
