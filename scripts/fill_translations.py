@@ -14,6 +14,7 @@ from pathlib import Path
 PO = Path(__file__).resolve().parent.parent / "weifei" / "locale" / "en" / "LC_MESSAGES" / "django.po"
 
 TRANSLATIONS = {
+    "所在区域（地级）": "Region (prefecture level)",
     "接收": "Received",
     "找到 %(n)s 条": ("%(n)s code found", "%(n)s codes found"),
     "废物代码": "Waste code",
