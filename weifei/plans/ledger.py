@@ -10,13 +10,14 @@ appends a reversing entry (regulations §3.3; §13 rules 10, 12–16).
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.db import transaction
-from django.db.models import DecimalField, ExpressionWrapper, F, OuterRef, QuerySet, Subquery, Sum, Value
+from django.db.models import DecimalField, ExpressionWrapper, F, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -790,7 +791,10 @@ def entry_list(
         qs = qs.filter(waste_code=code) if len(code) == 10 else qs.filter(waste_code__startswith=code)
     container = (container_code or "").strip().upper()
     if container:
-        qs = qs.filter(container_code=container)
+        # A 接收 row of a line with several drums lists them in container_codes (a JSON list).
+        qs = qs.filter(
+            Q(container_code=container) | Q(kind=Kind.RECEIVED, container_codes__icontains=json.dumps(container))
+        )
     if date_from is not None and date_to is not None and date_to < date_from:
         raise ApplicationError("结束日期不能早于开始日期", code="date_range_invalid", field="to")
     if date_from is not None:

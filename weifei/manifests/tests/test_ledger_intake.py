@@ -81,6 +81,10 @@ def test_full_acceptance_writes_the_weighed_tonnes_and_reconciles_with_the_consi
     assert stock["totals"]["received"] == Decimal("0.4")
     page = stock_containers(actor=SYSTEM, site_id=site.id)
     assert [i["entry_id"] for i in page["items"]] == [entry.id]
+    # Looking a drum up by its label finds the 接收 row that lists it among several.
+    found = ledger.entry_list(actor=SYSTEM, site_id=site.id, container_code=w.containers[1].lower())
+    assert [e.id for e in found] == [entry.id]
+    assert not ledger.entry_list(actor=SYSTEM, site_id=site.id, container_code=w.containers[1][:-1])
     # Kept past the operators' 12-month limit, the finding says when it was received, not generated.
     stock_ageing_sweep(now=timezone.now() + dt.timedelta(days=400), site_ids=[site.id])
     [finding] = stock_findings(actor=SYSTEM, site_id=site.id)
