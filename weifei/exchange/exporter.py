@@ -230,6 +230,8 @@ def ledger_entry_record(e: LedgerEntry) -> dict[str, Any]:
         "licence_number": e.licence_number,
         "reversal_of": e.reversal_of.batch_code if e.reversal_of else None,
         "reason": e.reason,
+        "manifest_number": e.manifest_number,
+        "container_codes": list(e.container_codes or []),
     }
 
 

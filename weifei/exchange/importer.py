@@ -14,6 +14,9 @@ How records are written:
 - everything else goes through the services one record at a time: facilities, licences,
   drivers, contracts, enterprise updates, site statuses (these are few; the services number
   facilities, version licences and so on);
+- ledger entries through the bulk ledger path (``ledger_bulk``), except 接收 records, which go
+  through ``ledger.ledger_receive`` (the manifest acceptance's service) first, for an accepted
+  manifest of the record's unit without intake yet (docs/exchange-format.md § 3a);
 - a record whose key exists with the same fields changes nothing (no write, no event); a
   changed enterprise is updated through ``enterprise_update``; other changes are refused in
   format v1.
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -38,6 +42,7 @@ from weifei.core.actors import Actor
 from weifei.core.bulk_events import EventEntry, events_record_bulk
 from weifei.core.errors import ApplicationError, PermissionDenied
 from weifei.core.permissions import require_kind, require_regulator_over
+from weifei.manifests.models import Manifest
 from weifei.plans import ledger
 from weifei.plans.ledger_bulk import LedgerRow, ledger_bulk_import
 from weifei.plans.models import LedgerEntry
@@ -68,6 +73,9 @@ from weifei.registry.services import (
 from .records import FORMAT_VERSION, RECORD_TYPES, Problem, Record, read_fields
 
 IMPORT_REASON = "数据交换导入"
+RECEIVED = str(LedgerEntry.Kind.RECEIVED)
+MANIFEST_NUMBER = re.compile(r"^\d{14}$")
+ACCEPTED = (str(Manifest.Acceptance.FULL), str(Manifest.Acceptance.PARTIAL))
 CHUNK = 2000  # keys per IN (...) lookup
 BULK = 1000  # rows per INSERT
 # Descriptive enterprise fields an import may change (through enterprise_update).
@@ -256,6 +264,8 @@ class Importer:
         self.failed: dict[tuple[str, Any], int] = {}
         self.sites: dict[tuple[str, str], Site] = {}
         self.ops: dict[str, list[_Op]] = defaultdict(list)
+        # 接收 records that failed: (site key, batch code) → line (records taking from them fail too)
+        self.failed_received: dict[tuple[tuple[str, str], str], int] = {}
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -1095,6 +1105,7 @@ class Importer:
                 if isinstance(record.values.get(name), str):
                     record.values[name] = record.values[name].upper()
             key = (_upper(record.values.get("enterprise")), _key_text(record.values.get("site")))
+            record.values["_site_key"] = key
             site = self._site_ref(record, key)
             if site is None:
                 continue
@@ -1125,7 +1136,9 @@ class Importer:
                     tonnes = None
             given = (v.get("kind"), v.get("waste_code") or found.waste_code, v.get("occurred_at"), tonnes)
             stored = (found.kind, found.waste_code, found.occurred_at, found.quantity_tonnes)
-            if given == stored:
+            # A record naming another manifest is not the same record (files without the field: as stored).
+            same_manifest = (v.get("manifest_number") or "") == found.manifest_number or "manifest_number" not in v
+            if given == stored and same_manifest:
                 self.report.unchanged["ledger_entry"] += 1
             else:
                 self._problem(
@@ -1134,15 +1147,173 @@ class Importer:
                     "change_not_supported",
                     f"台账批次 {found.batch_code} 已存在且内容不同；台账记录不能修改，请在系统中冲销后重新记录",
                 )
-        self.ops["ledger_entry"] = kept
+        self.ops["ledger_entry"] = []
+        received = [op for op in kept if op.record.values.get("kind") == RECEIVED]
+        checked = self._check_received(received) if received else set()
+        for op in kept:
+            v = op.record.values
+            if v.get("kind") == RECEIVED:
+                if id(op) in checked:
+                    self.ops["ledger_received"].append(op)
+                elif v.get("batch_code"):
+                    self.failed_received[(op.record.values["_site_key"], v["batch_code"])] = op.record.line
+                continue
+            for name in ("manifest_number", "container_codes"):
+                if v.get(name):
+                    label = op.record.type.by_name[name].label
+                    self._problem(
+                        op.record, name, f"{name}_not_applicable", f"只有接收记录有{label}，{_kind_label(v)}记录应为空"
+                    )
+                    break
+            else:
+                self.ops["ledger_entry"].append(op)
+
+    def _check_received(self, ops: list[_Op]) -> set[int]:
+        """接收 records: written through ``ledger.ledger_receive``, the service the manifest's
+        acceptance uses, for a manifest of this system accepted by the record's unit (at its site,
+        when the manifest names one) whose intake is not in the ledger yet. Returns the ops that
+        passed (by ``id``)."""
+        numbers = {n for n in (_key_text(op.record.values.get("manifest_number")) for op in ops) if n}
+        manifests = _in_chunks(Manifest.objects.prefetch_related("lines"), "number", numbers)
+        intake: dict[str, list[str]] = defaultdict(list)
+        wanted = sorted(numbers)
+        for i in range(0, len(wanted), CHUNK):
+            for number, code in (
+                LedgerEntry.objects.filter(
+                    kind=RECEIVED, manifest_number__in=wanted[i : i + CHUNK], reversal_of__isnull=True
+                )
+                .exclude(reversed_by__isnull=False)
+                .order_by("id")
+                .values_list("manifest_number", "batch_code")
+            ):
+                intake[number].append(code)
+        passed: set[int] = set()
+        for op in ops:
+            record, v, site = op.record, op.record.values, op.obj
+            number = _key_text(v.get("manifest_number"))
+            before = len(self.report.problems)
+            if not number:
+                self._problem(
+                    record,
+                    "manifest_number",
+                    "manifest_number_required",
+                    "接收记录须由转移联单产生，或注明联单编号（manifest_number）",
+                )
+                continue
+            if not MANIFEST_NUMBER.match(number):
+                self._problem(
+                    record, "manifest_number", "manifest_number_format", f"转移联单编号应为 14 位数字，不是 {number}"
+                )
+                continue
+            manifest = manifests.get(number)
+            if manifest is None or site.enterprise.pk is None or manifest.receiver_id != site.enterprise.pk:
+                self._problem(
+                    record,
+                    "manifest_number",
+                    "manifest_not_found",
+                    f"转移联单 {number} 不存在或接受人不是本单位 {site.enterprise.credit_code}："
+                    "接收记录须对应本单位接受的联单",
+                )
+                continue
+            if manifest.receiver_site_id is not None and manifest.receiver_site_id != site.pk:
+                self._problem(
+                    record,
+                    "site",
+                    "manifest_other_site",
+                    f"转移联单 {number} 指定的接收场所不是 {site.name}：接收记录应记在联单的接收场所",
+                )
+            if manifest.acceptance not in ACCEPTED:
+                self._problem(
+                    record,
+                    "manifest_number",
+                    "manifest_not_accepted",
+                    f"转移联单 {number} 尚未接受（全部或部分接受后才有接收记录）",
+                )
+            if intake.get(number):
+                self._problem(
+                    record,
+                    "manifest_number",
+                    "manifest_already_received",
+                    f"转移联单 {number} 的接收已记入台账（批次 {'、'.join(intake[number])}）：一张联单只能记一次接收",
+                )
+            if v.get("source_batch"):
+                self._problem(record, "source_batch", "source_not_applicable", "接收记录是来源批次，不引用其他批次")
+            code = _key_text(v.get("waste_code"))
+            lines = {line.waste_code for line in manifest.lines.all()}
+            if not code:
+                self._problem(record, "waste_code", "waste_code_required", "接收记录须填写废物代码（联单所列）")
+            elif code not in lines:
+                self._problem(
+                    record,
+                    "waste_code",
+                    "waste_code_not_on_manifest",
+                    f"废物代码 {code} 不在转移联单 {number} 中（联单所列：{'、'.join(sorted(lines))}）",
+                )
+            try:
+                tonnes = ledger.to_tonnes(
+                    v["quantity"], v.get("unit") or "t", density=v.get("density"), tonnes=v.get("tonnes")
+                )[0]
+            except ApplicationError as exc:
+                self._error(record, exc)
+                continue
+            if len(self.report.problems) == before:
+                op.data.update(manifest_number=number, waste_code=code, tonnes=tonnes)
+                passed.add(id(op))
+        return passed
+
+    def _write_received(self) -> dict[tuple[int, str], str]:
+        """Write the 接收 records through ``ledger_receive``, before the other ledger records (which
+        may take from them). Returns the batch codes the ledger allocated where they differ from
+        the file's: (site id, code in the file) → code written."""
+        renamed: dict[tuple[int, str], str] = {}
+        for op in self.ops["ledger_received"]:
+            v = op.record.values
+            codes = list(v.get("container_codes") or []) or ([v["container_code"]] if v.get("container_code") else [])
+            entry = self._service(
+                op,
+                ledger.ledger_receive,
+                site_id=op.obj.pk,
+                occurred_at=v["occurred_at"],
+                waste_code=op.data["waste_code"],
+                tonnes=op.data["tonnes"],
+                manifest_number=op.data["manifest_number"],
+                container_codes=codes,
+                container_type=v.get("container_type") or "",
+                container_count=v.get("container_count"),
+                common_name=v.get("common_name") or "",
+                handler=v.get("handler") or "",
+            )
+            if entry is None:
+                if v.get("batch_code"):
+                    self.failed_received[(v["_site_key"], v["batch_code"])] = op.record.line
+                continue
+            self.report.created["ledger_entry"] += 1
+            if v.get("batch_code") and entry.batch_code != v["batch_code"]:
+                renamed[(op.obj.pk, v["batch_code"])] = entry.batch_code
+        return renamed
 
     def _write_ledger(self) -> None:
-        ops = self.ops["ledger_entry"]
+        renamed = self._write_received()
+        ops = []
+        for op in self.ops["ledger_entry"]:
+            v = op.record.values
+            line = self.failed_received.get((v["_site_key"], v.get("source_batch") or ""))
+            if line is not None:
+                self._problem(
+                    op.record,
+                    "source_batch",
+                    "reference_invalid",
+                    f"来源批次 {v['source_batch']} 在第 {line} 行有错误，本行未导入",
+                )
+                continue
+            ops.append(op)
         if not ops:
             return
         rows = []
         for index, op in enumerate(ops):
             v = op.record.values
+            source = v.get("source_batch") or ""
+            source = renamed.get((op.obj.pk, source), source)
             rows.append(
                 LedgerRow(
                     row=index,
@@ -1156,7 +1327,7 @@ class Importer:
                     waste_code=v.get("waste_code") or "",
                     category=v.get("category") or "",
                     batch_code=v.get("batch_code") or "",
-                    source_batch=v.get("source_batch") or "",
+                    source_batch=source,
                     container_code=v.get("container_code") or "",
                     container_type=v.get("container_type") or "",
                     container_count=v.get("container_count") or 1,
@@ -1399,6 +1570,11 @@ def _in_chunks(qs: Any, field_name: str, values: Iterable[str], *, many: bool = 
             else:
                 out[key] = obj
     return out
+
+
+def _kind_label(values: dict[str, Any]) -> str:
+    kind = str(values.get("kind") or "")
+    return {str(k): str(label) for k, label in LedgerEntry.Kind.choices}.get(kind, kind)
 
 
 def _key_label(key: Any) -> str:

@@ -311,7 +311,8 @@ LEDGER_ENTRY = RecordType(
             "记录类型",
             required=True,
             max_length=12,
-            rule="generated 产生、stored_in 入库、stored_out 出库、self_treated 自行利用/处置、sent_out 委外利用/处置",
+            rule="generated 产生、stored_in 入库、stored_out 出库、self_treated 自行利用/处置、sent_out 委外利用/处置、"
+            "received 接收（经营单位接受转移联单时由系统生成；导入规则见 manifest_number）",
         ),
         Field("batch_code", "批次编码", max_length=24, rule="同一场所内不重复；省略则按 HJ 1259 附录B 建议格式编号"),
         Field("occurred_at", "时间", DATETIME, required=True, rule="不晚于现在，不早于来源批次"),
@@ -343,6 +344,20 @@ LEDGER_ENTRY = RecordType(
         Field("licence_number", "许可证编号/豁免条目/出口核准通知单编号", max_length=60, rule="委外必填（§13 第15条）"),
         Field("reversal_of", "冲销的批次编码", max_length=24, rule="只导出；导入冲销记录须在系统中办理"),
         Field("reason", "冲销原因", max_length=300),
+        Field(
+            "manifest_number",
+            "转移联单编号",
+            max_length=14,
+            rule="14 位数字；只用于接收记录（其他记录导出为空，导入时须为空）。导入接收记录时必填：须为本系统中"
+            "已接受的联单，接受人为本单位（指定了接收场所的须为本场所），该联单尚无未冲销的接收记录，废物代码为联单所列；"
+            "经台账接收服务写入，批次编码由系统分配（与文件不同时，本文件引用它的记录随之改为分配的编码）",
+        ),
+        Field(
+            "container_codes",
+            "容器识别码列表",
+            LIST,
+            rule="接收记录：联单该行容器的数字识别码（只有一个时同时填在 container_code）；其他记录为空",
+        ),
     ),
 )
 
