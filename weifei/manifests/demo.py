@@ -56,11 +56,14 @@ from weifei.core.bulk_events import EventEntry, events_record_bulk
 from weifei.core.errors import ApplicationError
 from weifei.core.identifiers import credit_code_check_char
 from weifei.core.workdays import WorkCalendar
+from weifei.plans import ledger
 from weifei.plans.demo_ledger import _km, raw_insert
-from weifei.plans.models import LedgerEntry
-from weifei.registry.models import Driver, Enterprise, Licence, RoadTransportLicence, Site, Vehicle
+from weifei.plans.demo_ledger import _reserve_ids as _reserve_entry_ids
+from weifei.plans.models import LedgerCounter, LedgerEntry
+from weifei.registry.models import Driver, Enterprise, Facility, Licence, RoadTransportLicence, Site, Vehicle
 from weifei.registry.services import enterprise_create, licence_create, site_create
 
+from .ledger_link import accepted_tonnes
 from .lifecycle import Event, Role
 from .models import Manifest, ManifestContainer, ManifestCounter, ManifestLeg, ManifestLine, Signature, State
 from .numbering import manifest_number, prefecture_of
@@ -98,6 +101,8 @@ class ManifestDemoSummary:
     out_of_province_receivers: int = 0  # registered by the demo (辽宁、黑龙江), each with a licence
     discrepancies: int = 0
     refused: int = 0
+    intake_entries: int = 0  # the receivers' 接收 records (one per accepted line)
+    intake_treated: int = 0  # their 自行利用/处置 records (manifests treated or closed)
 
 
 @dataclass
@@ -563,6 +568,7 @@ def demo_manifests_generate(
         p.id = new_id
 
     summary = _write(plans, planner, receivers, receiver_sites, sites)
+    summary.intake_entries, summary.intake_treated = _intake(plans, receiver_sites, end)
     existing = set(ManifestCounter.objects.values_list("year", "prefecture"))
     for (year, pref), last in sorted(serials.items()):
         if (year, pref) in existing:
@@ -704,6 +710,179 @@ def _record_imports(plans: Iterable[_Plan], sites: Mapping[int, Site], end: dt.d
                     "to": _local(end).isoformat(),
                 },
                 reason="演示数据：按台账委外记录生成的一年转移联单",
+                organisation=sites[site_id].enterprise_id,
+            )
+        )
+    events_record_bulk(entries)
+
+
+# ---------------------------------------------------------------- the receivers' intake
+
+INTAKE_COLUMNS = (
+    "id", "site_id", "kind", "batch_code", "occurred_at", "waste_code", "category", "quantity_tonnes",
+    "entered_quantity", "entered_unit", "container_code", "container_codes", "container_type", "container_count",
+    "common_name", "handler", "manifest_number", "facility_id", "source_id", "method_code", "finished_at",
+)  # fmt: skip
+
+
+@dataclass
+class _Intake:
+    """One 接收 record to write (and the 自行利用/处置 record consuming it, if treated)."""
+
+    site_id: int
+    at: dt.datetime
+    waste_code: str
+    category: str
+    tonnes: Decimal
+    codes: list[str]
+    container_type: str
+    container_count: int
+    number: str
+    treated_at: dt.datetime | None
+    method_code: str
+    id: int = 0
+    batch_code: str = ""
+
+
+def _intake(plans: list[_Plan], receiver_sites: Mapping[int, Site], end: dt.datetime) -> tuple[int, int]:
+    """The receivers' 接收 records of the accepted manifests, as ``ledger_link.receive`` writes them
+    at acceptance: on ``receiver_site_id`` (the manifest's receiver site, which the demo always names
+    when the receiver has a site), one per line with ``accepted_tonnes``, the manifest number, the
+    line's label codes, batch codes ``HWJS…`` in acceptance order after the site's counters. A
+    treated (or closed) manifest's intake is then used up by a 自行利用/处置 record at the treatment
+    time with the manifest's treatment method (the site's utilization/disposal facility when it has
+    one), so the receivers' stock holds only what is received and not yet treated. Counters are
+    set to the last sequence used; one ``ledger.imported`` event per receiver site. Returns the
+    counts of 接收 and 自行利用/处置 records."""
+    intakes: list[_Intake] = []
+    valid: dict[tuple[str, dt.date], tuple[str, str] | None] = {}
+
+    def code_on(code: str, day: dt.date) -> tuple[str, str] | None:
+        if (code, day) not in valid:
+            try:
+                v = validate_waste_code(code, on=day)
+                valid[(code, day)] = (v.code, v.category)
+            except ApplicationError:
+                valid[(code, day)] = None
+        return valid[(code, day)]
+
+    for p in plans:
+        rsite = receiver_sites.get(p.receiver_id)
+        if p.acceptance not in (Manifest.Acceptance.FULL, Manifest.Acceptance.PARTIAL) or rsite is None:
+            continue
+        accept = next(s.at for s in p.steps if s.event in (Event.ACCEPT, Event.ACCEPT_PARTIALLY))
+        treat = next((s.at for s in p.steps if s.event == Event.TREAT), None)
+        codes = p.codes()
+        received = [p.received[c].quantize(SIX) for c in codes]  # the lines' weighed tonnes
+        if p.acceptance == Manifest.Acceptance.FULL:
+            accepted = received  # what ``accepted_tonnes`` gives a full acceptance, without model instances
+        else:
+            lines = [
+                ManifestLine(declared_tonnes=p.declared(c), received_tonnes=r)
+                for c, r in zip(codes, received, strict=True)
+            ]
+            accepted = accepted_tonnes(Manifest(acceptance=p.acceptance, refused_tonnes=p.refused_tonnes), lines)
+        for code, tonnes in zip(codes, accepted, strict=True):
+            if tonnes <= 0:
+                continue
+            checked = code_on(code, _local(accept))
+            if checked is None:  # the service would refuse the acceptance; the demo's codes are valid
+                raise ApplicationError(f"{code} 在 {_local(accept)} 不在名录中", code="waste_code_invalid")
+            sent = [s for s in p.sent if s.waste_code == code]
+            labels = sorted(s.container_code.strip().upper() for s in sent if s.container_code)
+            count = len(labels) or sum(s.count for s in sent) or 1
+            treated_at = treat if treat is not None and code_on(code, _local(treat)) is not None else None
+            intakes.append(_Intake(
+                rsite.id, accept, checked[0], checked[1], ledger.to_tonnes(tonnes, LedgerEntry.Unit.TONNE)[0],
+                labels, sent[0].container_type[:40], max(1, count), p.number, treated_at, p.sent[0].method_code,
+            ))  # fmt: skip
+    if not intakes:
+        return 0, 0
+    method_kinds = dict(DisposalMethod.objects.values_list("code", "kind"))
+    site_ids = sorted({i.site_id for i in intakes})
+    facilities: dict[tuple[int, str], int] = {}
+    for fid, site_id, kind in (
+        Facility.objects.filter(site_id__in=site_ids, in_service=True, kind__in=("utilization", "disposal"))
+        .order_by("id")
+        .values_list("id", "site_id", "kind")
+    ):
+        facilities.setdefault((site_id, kind), fid)
+        facilities.setdefault((site_id, ""), fid)
+    prefixes = [ledger.PREFIXES[Kind.RECEIVED], *sorted(set(ledger.SELF_PREFIXES.values()))]
+    counters = {
+        (site_id, prefix, day): (cid, seq)
+        for cid, site_id, prefix, day, seq in LedgerCounter.objects.filter(
+            site_id__in=site_ids, prefix__in=prefixes
+        ).values_list("id", "site_id", "prefix", "day", "last_seq")
+    }
+    seqs: dict[tuple[int, str, dt.date], int] = {}
+
+    def next_code(site_id: int, prefix: str, at: dt.datetime) -> str:
+        key = (site_id, prefix, _local(at))  # the services' day: timezone.localdate (Asia/Shanghai)
+        seqs[key] = seqs.get(key, counters[key][1] if key in counters else 0) + 1
+        return ledger.batch_code(prefix, key[2], seqs[key])  # refuses past 999, like the service
+
+    # The services' order: acceptances in time order (lines in line order), treatments in time order.
+    for i in sorted(intakes, key=lambda i: (i.at, i.number)):  # stable: lines keep their order
+        i.batch_code = next_code(i.site_id, ledger.PREFIXES[Kind.RECEIVED], i.at)
+    treated = [i for i in intakes if i.treated_at is not None]
+    treat_codes: dict[int, str] = {}
+    for n, i in sorted(enumerate(treated), key=lambda x: (x[1].treated_at, x[1].number, x[0])):
+        assert i.treated_at is not None
+        treat_codes[n] = next_code(i.site_id, ledger.SELF_PREFIXES[method_kinds[i.method_code]], i.treated_at)
+    ids = iter(_reserve_entry_ids(len(intakes) + len(treated)))
+    for i in intakes:
+        i.id = next(ids)
+    rows: list[tuple[object, ...]] = []
+    for i in intakes:
+        rows.append((
+            i.id, i.site_id, str(Kind.RECEIVED), i.batch_code, i.at, i.waste_code, i.category, i.tonnes, i.tonnes,
+            "t", i.codes[0] if len(i.codes) == 1 else None, i.codes or None, i.container_type, i.container_count,
+            "", f"联单 {i.number}"[:60], i.number, None, None, "", None,
+        ))  # fmt: skip
+    for n, i in enumerate(treated):
+        kind = method_kinds[i.method_code]
+        facility = facilities.get((i.site_id, kind), facilities.get((i.site_id, "")))
+        rows.append((
+            next(ids), i.site_id, str(Kind.SELF_TREATED), treat_codes[n], i.treated_at, i.waste_code, i.category,
+            i.tonnes, i.tonnes, "t", i.codes[0] if len(i.codes) == 1 else None, None, i.container_type,
+            i.container_count, "", f"联单 {i.number}"[:60], "", facility, i.id, i.method_code, i.treated_at,
+        ))  # fmt: skip
+    _insert(LedgerEntry, INTAKE_COLUMNS, rows)
+    existing = [LedgerCounter(id=counters[k][0], last_seq=n) for k, n in seqs.items() if k in counters]
+    LedgerCounter.objects.bulk_update(existing, ["last_seq"], batch_size=1000)
+    raw_insert(LedgerCounter, ("site_id", "prefix", "day", "last_seq"),
+               [(*k, n) for k, n in sorted(seqs.items()) if k not in counters])  # fmt: skip
+    written = [(i.site_id, i.at, i.batch_code, True) for i in intakes]
+    written += [(i.site_id, i.treated_at, treat_codes[n], False) for n, i in enumerate(treated) if i.treated_at]
+    _record_intake_imports(written, end)
+    return len(intakes), len(treated)
+
+
+def _record_intake_imports(written: list[tuple[int, dt.datetime, str, bool]], end: dt.datetime) -> None:
+    """One ``ledger.imported`` event per receiver site (like a bulk import's): count, 接收 count,
+    first and last batch code. ``written``: (site, time, batch code, is a 接收 record)."""
+    per_site: dict[int, list[tuple[int, dt.datetime, str, bool]]] = defaultdict(list)
+    for row in written:
+        per_site[row[0]].append(row)
+    sites = Site.objects.select_related("enterprise").in_bulk(list(per_site))
+    entries = []
+    for site_id in sorted(per_site, key=lambda s: (sites[s].enterprise.credit_code, s)):
+        items = sorted(per_site[site_id], key=lambda r: (r[1], r[2]))
+        entries.append(
+            EventEntry(
+                subject=sites[site_id],
+                actor=SYSTEM,
+                kind="ledger.imported",
+                after={
+                    "source": "demo-manifests",
+                    "entries": len(items),
+                    "received": sum(1 for r in items if r[3]),
+                    "first_batch_code": items[0][2],
+                    "last_batch_code": items[-1][2],
+                    "to": _local(end).isoformat(),
+                },
+                reason="演示数据：转移联单验收写入的接收记录及其利用/处置记录",
                 organisation=sites[site_id].enterprise_id,
             )
         )

@@ -14,18 +14,19 @@ from typing import Any
 
 import pytest
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import Q, Sum
 from django.utils import timezone
 
 from weifei.accounts.selectors import actor_for
 from weifei.accounts.services import enterprise_user_create
 from weifei.catalog import cache
+from weifei.catalog.models import DisposalMethod
 from weifei.catalog.validation import validate_waste_code
 from weifei.core.actors import SYSTEM
 from weifei.core.chain import chain_verify
 from weifei.core.models import Event
 from weifei.core.workdays import add_working_days
-from weifei.manifests import lifecycle, services
+from weifei.manifests import ledger_link, lifecycle, services
 from weifei.manifests.models import (
     Manifest,
     ManifestContainer,
@@ -37,7 +38,7 @@ from weifei.manifests.models import (
 )
 from weifei.manifests.numbering import NUMBER_RE, number_valid, prefecture_of
 from weifei.plans import ledger
-from weifei.plans.models import LedgerEntry
+from weifei.plans.models import LedgerCounter, LedgerEntry
 from weifei.registry.demo import DemoSummary, demo_province_generate
 from weifei.registry.models import Driver, Site, Vehicle
 
@@ -273,7 +274,7 @@ def test_refused_loads_and_a_return_confirmed_through_the_service(demo: DemoSumm
         def total(kinds: tuple[str, ...], code: str = code) -> Decimal:
             return flows.filter(waste_code=code, kind__in=kinds).aggregate(t=Sum("quantity_tonnes"))["t"] or Decimal(0)
 
-        assert row["stock"] == total((Kind.GENERATED,)) - total((Kind.SENT_OUT, Kind.SELF_TREATED))
+        assert row["stock"] == total((Kind.GENERATED, Kind.RECEIVED)) - total((Kind.SENT_OUT, Kind.SELF_TREATED))
     assert chain_verify().ok
 
 
@@ -331,3 +332,176 @@ def test_cross_province_manifests_use_real_approvals(demo: DemoSummary) -> None:
         key = (approved.approval.number, approved.waste_code)
         assert approved.consumed_tonnes == expected[key] <= approved.approved_tonnes
     assert demo.manifests > 0 and Approval.objects.count() == len({m.approval_reference for m in cross})
+
+
+def test_accepted_manifests_have_the_receivers_intake(demo: DemoSummary) -> None:
+    """Every accepted manifest (full or partial) whose receiver has a site has its 接收 records on
+    ``ledger_link.receiver_site_id``, one per line with ``accepted_tonnes`` (adding up to received,
+    or received − refused), at the acceptance, with its number, handler and label codes; refused
+    ones and those not accepted yet have none. A treated or closed manifest's intake is used up by
+    one 自行利用/处置 record per line at the treatment with the manifest's method; a received one's
+    is still in the receiver's stock."""
+    intake: dict[str, list[LedgerEntry]] = defaultdict(list)
+    for e in LedgerEntry.objects.filter(kind=Kind.RECEIVED).order_by("id"):
+        intake[e.manifest_number].append(e)
+    used: dict[int, list[LedgerEntry]] = defaultdict(list)
+    for e in LedgerEntry.objects.filter(kind=Kind.SELF_TREATED, source__kind=Kind.RECEIVED):
+        assert e.source_id is not None
+        used[e.source_id].append(e)
+    assert demo.ledger_entries <= LedgerEntry.objects.count()
+    seen = Counter[str]()
+    manifests = Manifest.objects.prefetch_related("lines", "containers", "signatures")
+    for m in manifests:
+        entries = intake.pop(m.number, [])
+        site_id = ledger_link.receiver_site_id(m)
+        if m.acceptance not in (Manifest.Acceptance.FULL, Manifest.Acceptance.PARTIAL) or site_id is None:
+            assert not entries, m.number
+            continue
+        seen[m.acceptance] += 1
+        lines = m.line_rows()
+        received = sum((line.received_tonnes or line.declared_tonnes for line in lines), Decimal(0))
+        expected = received - (m.refused_tonnes or 0) if m.acceptance == Manifest.Acceptance.PARTIAL else received
+        assert sum((e.quantity_tonnes for e in entries), Decimal(0)) == expected, m.number
+        accepted = [(line, t) for line, t in zip(lines, ledger_link.accepted_tonnes(m, lines), strict=True) if t > 0]
+        assert len(entries) == len(accepted)
+        signed = {s.event: s.signed_at for s in m.signatures.all()}
+        accept_at = signed.get("accept") or signed["accept_partially"]
+        for e, (line, tonnes) in zip(entries, accepted, strict=True):
+            labels = sorted(c.label_code for c in m.containers.all() if c.line_id == line.id)
+            assert (e.site_id, e.waste_code, e.category, e.quantity_tonnes) == (
+                site_id, line.waste_code, line.category, tonnes,
+            )  # fmt: skip
+            assert e.occurred_at == accept_at and e.handler == f"联单 {m.number}" and e.source_id is None
+            assert e.batch_code[:-3] == f"HWJS{timezone.localdate(accept_at):%Y%m%d}"
+            assert (e.container_codes or []) == labels and e.container_code == (labels[0] if len(labels) == 1 else None)
+            assert e.container_count == (len(labels) or line.container_count or 1)
+            assert e.container_type == line.packaging and e.entered_quantity == tonnes
+            if m.state in (State.TREATED, State.CLOSED):
+                (treated,) = used[e.id]
+                assert treated.occurred_at == signed["treat"] and treated.quantity_tonnes == e.quantity_tonnes
+                assert treated.method_code == m.treatment_method and treated.site_id == site_id
+                assert treated.batch_code[:6] in ("HWZXLY", "HWZXCZ")
+            else:
+                assert m.state == State.RECEIVED and not used[e.id] and ledger.batch_remaining(e) == tonnes
+    assert not intake  # no 接收 record without its manifest
+    assert seen[Manifest.Acceptance.FULL] > 100 and seen[Manifest.Acceptance.PARTIAL] > 0
+    assert LedgerEntry.objects.filter(kind=Kind.RECEIVED).count() == _intake_count()
+
+
+def _intake_count() -> int:
+    return sum(
+        1
+        for m in Manifest.objects.filter(acceptance__in=("full", "partial")).prefetch_related("lines")
+        if ledger_link.receiver_site_id(m) is not None
+        for t in ledger_link.accepted_tonnes(m, list(m.lines.order_by("id")))
+        if t > 0
+    )
+
+
+def test_the_ledger_rules_hold_with_the_intake(demo: DemoSummary) -> None:
+    """Rules 12 and 14 recomputed over every row, the 接收 records as roots: batch codes unique and
+    of the right prefix and day, sources allowed, on the same site and code and not later; nothing
+    taken beyond what a batch holds; per site and code, generated + received − self-treated − sent
+    out = what the batches still hold, never negative, as ``site_stock`` says."""
+    rows = list(LedgerEntry.objects.order_by("id").values())
+    by_id = {r["id"]: r for r in rows}
+    methods = {m: k for m, k in DisposalMethod.objects.values_list("code", "kind")}
+    taken: dict[int, Decimal] = defaultdict(Decimal)
+    reversal: dict[int, Decimal] = defaultdict(Decimal)
+    codes: set[tuple[int, str]] = set()
+    for r in rows:
+        assert (r["site_id"], r["batch_code"]) not in codes
+        codes.add((r["site_id"], r["batch_code"]))
+        if r["reversal_of_id"] is not None:
+            reversal[r["reversal_of_id"]] += r["quantity_tonnes"]
+        else:
+            prefix = {Kind.SELF_TREATED: ledger.SELF_PREFIXES, Kind.SENT_OUT: ledger.SENT_PREFIXES}.get(r["kind"])
+            expected = prefix[methods[r["method_code"]]] if prefix else ledger.PREFIXES[r["kind"]]
+            assert r["batch_code"][:-3] == f"{expected}{timezone.localdate(r['occurred_at']):%Y%m%d}"
+        if r["source_id"] is not None:
+            src = by_id[r["source_id"]]
+            assert src["kind"] in ledger.ALLOWED_SOURCES[r["kind"]] and src["reversal_of_id"] is None
+            assert src["site_id"] == r["site_id"] and src["waste_code"] == r["waste_code"]
+            assert r["occurred_at"] >= src["occurred_at"]
+            taken[src["id"]] += r["quantity_tonnes"]
+        else:
+            assert r["kind"] in ledger.INTAKE_KINDS
+    stock: dict[tuple[int, str], Decimal] = defaultdict(Decimal)
+    held: dict[tuple[int, str], Decimal] = defaultdict(Decimal)
+    for r in rows:
+        key = (r["site_id"], r["waste_code"])
+        if r["kind"] in ledger.INTAKE_KINDS:
+            stock[key] += r["quantity_tonnes"]
+        elif r["kind"] in (Kind.SELF_TREATED, Kind.SENT_OUT):
+            stock[key] -= r["quantity_tonnes"]
+        if r["reversal_of_id"] is None:
+            left = ledger.remaining(r["quantity_tonnes"] + reversal[r["id"]], [taken[r["id"]]])
+            assert left >= 0, r["batch_code"]
+            if r["kind"] in (*ledger.INTAKE_KINDS, Kind.STORED_IN, Kind.STORED_OUT):
+                held[key] += left
+    assert stock == held and all(v >= 0 for v in stock.values())
+    receiver_sites = {r["site_id"] for r in rows if r["kind"] == Kind.RECEIVED}
+    assert receiver_sites
+    for site_id in receiver_sites:
+        figures = {x["waste_code"]: x["stock"] for x in ledger.site_stock(actor=SYSTEM, site_id=site_id)}
+        assert figures == {c: v for (s, c), v in stock.items() if s == site_id}
+    # One ledger.imported event per receiver site, counting its intake and what treated it.
+    events = {int(e.subject_id): e.after for e in Event.objects.filter(kind="ledger.imported")
+              if e.after.get("source") == "demo-manifests"}  # fmt: skip
+    assert set(events) == receiver_sites
+    for site_id, after in events.items():
+        written = LedgerEntry.objects.filter(site_id=site_id).filter(
+            Q(kind=Kind.RECEIVED) | Q(kind=Kind.SELF_TREATED, source__kind=Kind.RECEIVED)
+        )
+        assert after["entries"] == written.count()
+        assert after["received"] == written.filter(kind=Kind.RECEIVED).count()
+    assert chain_verify().ok
+
+
+def test_the_services_continue_after_the_intake(demo: DemoSummary) -> None:
+    """The counters hold the last sequence of every site, prefix and day; a 接收 written afterwards
+    through ``ledger_link.receive`` on a busy day, and a 自行利用/处置 of a received load, get the
+    next codes."""
+    expected: dict[tuple[int, str, dt.date], int] = {}
+    for site_id, code, reversed_of in LedgerEntry.objects.values_list("site_id", "batch_code", "reversal_of_id"):
+        if reversed_of is None:
+            key = (site_id, code[:-11], dt.datetime.strptime(code[-11:-3], "%Y%m%d").date())
+            expected[key] = max(expected.get(key, 0), int(code[-3:]))
+    counters = {
+        (s, p, d): n for s, p, d, n in LedgerCounter.objects.values_list("site_id", "prefix", "day", "last_seq")
+    }
+    assert counters == expected
+    # The busiest intake day: a manifest accepted again that day (its intake removed) gets the next code.
+    busiest = max((k for k in counters if k[1] == "HWJS"), key=lambda k: (counters[k], k[2]))
+    site_id, _, day = busiest
+    last = LedgerEntry.objects.filter(site_id=site_id, kind=Kind.RECEIVED, batch_code__startswith=f"HWJS{day:%Y%m%d}")
+    entry = last.order_by("-batch_code").first()
+    assert entry is not None
+    m = Manifest.objects.get(number=entry.manifest_number)
+    before = {e.id for e in LedgerEntry.objects.filter(kind=Kind.RECEIVED, manifest_number=m.number)}
+    m.number = "2026220100999999"  # a new manifest with the same lines and containers
+    written = ledger_link.receive(m, entry.occurred_at + dt.timedelta(seconds=1))
+    assert written == len(before)
+    new = list(LedgerEntry.objects.filter(manifest_number=m.number).order_by("id"))
+    assert [e.batch_code for e in new] == [
+        ledger.batch_code("HWJS", day, counters[busiest] + 1 + i) for i in range(len(new))
+    ]
+    # A load received but not yet treated: its receiver treats it through the service.
+    open_load = (
+        Manifest.objects.filter(state=State.RECEIVED, acceptance=Manifest.Acceptance.FULL)
+        .exclude(receiver_site__isnull=True)
+        .first()
+    )
+    assert open_load is not None
+    src = LedgerEntry.objects.filter(kind=Kind.RECEIVED, manifest_number=open_load.number).first()
+    assert src is not None
+    at = src.occurred_at + dt.timedelta(hours=1)
+    method = DisposalMethod.objects.get(code=open_load.planned_method_code)
+    prefix = ledger.SELF_PREFIXES[method.kind]
+    seq = counters.get((src.site_id, prefix, timezone.localdate(at)), 0)
+    treated = ledger.ledger_self_treat(
+        actor=SYSTEM, site_id=src.site_id, source_id=src.id, occurred_at=at, quantity=src.quantity_tonnes,
+        method_code=method.code,
+    )  # fmt: skip
+    assert treated.batch_code == ledger.batch_code(prefix, timezone.localdate(at), seq + 1)
+    assert ledger.batch_remaining(src) == 0
