@@ -1779,6 +1779,7 @@ class DemoSummary:
     ledger_entries: int = 0  # a year of 台账 records of every generator site (plans.demo_ledger)
     declarations: int = 0  # the showcase generators' declarations, submitted or draft
     manifests: int = 0  # the 电子转移联单 of the ledgers' 委外 shipments (manifests.demo)
+    intake_entries: int = 0  # the receivers' 接收 records of those manifests, and their 自行利用/处置
 
 
 def demo_reference_ready() -> bool:
@@ -1910,6 +1911,7 @@ def demo_province_generate(*, seed: int, scale: float, today: dt.date | None = N
     summary = demo_summary(plan)
     summary.ledger_entries, summary.declarations = ledgers.entries, ledgers.declarations
     summary.manifests = manifests.manifests
+    summary.intake_entries = manifests.intake_entries + manifests.intake_treated
     # The manifests demo registers the out-of-province receivers of its cross-province transfers.
     extra = manifests.out_of_province_receivers
     summary.enterprises += extra

@@ -69,7 +69,10 @@ class Command(BaseCommand):
         )
         out("各地单位数：" + "，".join(f"{name} {count}" for name, count in summary.per_group))
         out(f"台账记录 {summary.ledger_entries:,} 条（近 12 个月），申报 {summary.declarations} 份")
-        out(f"电子转移联单 {summary.manifests:,} 张（对应台账的委外记录）")
+        out(
+            f"电子转移联单 {summary.manifests:,} 张（对应台账的委外记录），"
+            f"接受单位的接收与利用处置记录 {summary.intake_entries:,} 条"
+        )
         out(
             f"账户：监管 {summary.regulator_accounts} 个，单位 {summary.enterprise_accounts} 个，"
             f"演示密码 {DEMO_PASSWORD}（仅限演示）。运行 weifei demo-logins 查看登录名。"
