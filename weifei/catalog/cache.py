@@ -19,7 +19,7 @@ _lock = threading.Lock()
 _versions: tuple[float, list[CatalogueVersion]] | None = None
 _codes: dict[tuple[int, dt.datetime], dict[str, WasteCode]] = {}
 _categories: dict[tuple[int, dt.datetime], frozenset[str]] = {}
-_methods: tuple[float, frozenset[str]] | None = None
+_methods: tuple[float, dict[str, str]] | None = None
 
 
 def invalidate() -> None:
@@ -75,14 +75,14 @@ def category_codes(version: CatalogueVersion) -> frozenset[str]:
     return found
 
 
-def method_codes() -> frozenset[str]:
-    """The utilization/disposal method codes (R1…, D1…, C1…) that exist."""
+def method_kinds() -> dict[str, str]:
+    """{method code: kind (utilization, disposal, other)} for the codes that exist (R1…, D1…, C1…)."""
     global _methods
     now = time.monotonic()
     cached = _methods
     if cached is not None and cached[0] > now:
         return cached[1]
-    found = frozenset(DisposalMethod.objects.values_list("code", flat=True))
+    found = dict(DisposalMethod.objects.values_list("code", "kind"))
     with _lock:
         _methods = (now + TTL_SECONDS, found)
     return found
@@ -90,4 +90,4 @@ def method_codes() -> frozenset[str]:
 
 def method_exists(code: str) -> bool:
     """Whether the method code exists (codes are only ever added: a miss asks the database)."""
-    return code in method_codes() or DisposalMethod.objects.filter(code=code).exists()
+    return code in method_kinds() or DisposalMethod.objects.filter(code=code).exists()

@@ -128,10 +128,8 @@ def receiver_exempt(manifest: Manifest, line: Any) -> bool:
     """The line is exempt at the receiver's stage (utilization or disposal, by the planned method)."""
     if not line.exemption_stage:
         return False
-    from weifei.catalog.models import DisposalMethod
-
-    kind = DisposalMethod.objects.filter(code=manifest.planned_method_code).values_list("kind", flat=True).first()
-    return line.exemption_stage in RECEIVER_EXEMPT.get(kind or "other", RECEIVER_EXEMPT["other"])
+    kind = catalogue_cache.method_kinds().get(manifest.planned_method_code, "other")
+    return line.exemption_stage in RECEIVER_EXEMPT.get(kind, RECEIVER_EXEMPT["other"])
 
 
 # ---------------------------------------------------------------- structure
