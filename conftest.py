@@ -56,7 +56,28 @@ def pytest_report_header(config: Any) -> list[str]:
     lines.append(f"browser tests: {'on, ' + chromium if os.access(chromium, os.X_OK) else 'off (no Chromium)'}")
     redis_url = os.environ.get("WEIFEI_TEST_REDIS_URL")
     lines.append(f"redis tests: {'on, ' + redis_url if redis_url else 'off (WEIFEI_TEST_REDIS_URL unset)'}")
+    import shutil
+
+    missing = [t for t in PDF_TOOLS if shutil.which(t) is None]
+    lines.append(f"PDF text/QR checks: {'on' if not missing else 'skipped (missing ' + ', '.join(missing) + ')'}")
     return lines
+
+
+PDF_TOOLS = ("pdftotext", "pdftoppm", "zbarimg")
+
+
+def pytest_sessionstart(session: Any) -> None:
+    """CI (``.ci/run`` sets WEIFEI_REQUIRE_PDF_TOOLS=1) must run the PDF text and QR checks: there a
+    missing tool stops the run instead of letting those tests skip."""
+    import os
+    import shutil
+
+    missing = [t for t in PDF_TOOLS if shutil.which(t) is None]
+    if os.environ.get("WEIFEI_REQUIRE_PDF_TOOLS") == "1" and missing:
+        pytest.exit(
+            f"WEIFEI_REQUIRE_PDF_TOOLS=1 but {', '.join(missing)} missing (apt-get install poppler-utils zbar-tools)",
+            returncode=3,
+        )
 
 
 def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:

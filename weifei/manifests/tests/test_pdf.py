@@ -90,7 +90,8 @@ def test_pdf_page_for_those_who_see_the_manifest(w: World, tmp_path: Path) -> No
 
 def test_pdf_after_acceptance_and_treatment(w: World, tmp_path: Path) -> None:
     if not TOOLS:
-        # The text and QR checks need Debian's poppler-utils and zbar-tools, which .ci/run installs;
+        # The text and QR checks need Debian's poppler-utils and zbar-tools, which .ci/run installs
+        # and requires (WEIFEI_REQUIRE_PDF_TOOLS=1: a missing tool stops the run, see conftest.py);
         # the structure and access tests above run without them.
         pytest.skip("pdftotext/pdftoppm/zbarimg not installed (apt-get install poppler-utils zbar-tools)")
     m = w.manifest(containers=2)
