@@ -28,6 +28,8 @@ from django.db import IntegrityError, connection, transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
+from weifei.core import fastsql
+
 from .models import IdempotencyRecord
 from .selectors import api_token_resolve
 
@@ -80,14 +82,17 @@ def _purge_owner(owner: str, now: dt.datetime) -> None:
     IdempotencyRecord.objects.filter(owner=owner, created_at__lt=now - TTL).delete()
 
 
+STORED_FIELDS = ("status_code", "response_body", "content_type", "withheld")
+
+
 def _insert(*, owner: str, key: str, method: str, path: str, body_hash: str, now: dt.datetime) -> IdempotencyRecord:
     """Outside a transaction (the API's case) the INSERT commits by itself, in one round trip;
     inside one, a savepoint keeps a duplicate key from breaking it."""
     values = {"owner": owner, "key": key, "method": method, "path": path, "body_hash": body_hash, "created_at": now}
     if not connection.in_atomic_block:
-        return IdempotencyRecord.objects.create(**values)
+        return fastsql.insert(IdempotencyRecord(**values))  # on every API write: SQL built once
     with transaction.atomic():
-        return IdempotencyRecord.objects.create(**values)
+        return fastsql.insert(IdempotencyRecord(**values))
 
 
 def _reserve(
@@ -168,9 +173,11 @@ class IdempotencyMiddleware:
             IdempotencyRecord.objects.filter(pk=record.pk).delete()
             return
         withheld = response.streaming or "no-store" in response.get("Cache-Control", "")
-        IdempotencyRecord.objects.filter(pk=record.pk).update(
-            status_code=response.status_code,
-            response_body=b"" if withheld else response.content,
-            content_type=response.get("Content-Type", ""),
-            withheld=withheld,
-        )
+        record.status_code = response.status_code
+        record.response_body = b"" if withheld else response.content
+        record.content_type = response.get("Content-Type", "")
+        record.withheld = withheld
+        try:
+            fastsql.update(record, STORED_FIELDS)
+        except IdempotencyRecord.DoesNotExist:
+            pass  # purged meanwhile (older than the TTL): as the ORM's update, nothing to keep

@@ -4,17 +4,20 @@ and the reads of the login flow and token management."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import re
 from dataclasses import replace
 from typing import Any
 
-from django.db.models import Q, QuerySet, Value
+from django.db import connection
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from weifei.catalog.models import Region
 from weifei.catalog.selectors import jurisdiction_region_ids
+from weifei.core import fastsql
 from weifei.core.actors import PUBLIC, Actor
 from weifei.core.errors import NotFound, PermissionDenied
 from weifei.registry.selectors import enterprise_get
@@ -44,17 +47,25 @@ def _actor_for_token(token: ApiToken) -> Actor:
     return actor
 
 
+@functools.cache
+def _ties_sql() -> str:
+    """An account's regulator assignments and memberships in one statement (on every request)."""
+    r, m = RegulatorAssignment._meta.db_table, Membership._meta.db_table
+    return (
+        f"SELECT 'r', id, role FROM {r} WHERE user_id = %s "
+        f"UNION ALL SELECT 'm', enterprise_id, role FROM {m} WHERE user_id = %s"
+    )
+
+
 def _actor_for_user(user: Any) -> Actor:
     if user is None or not getattr(user, "is_authenticated", False):
         return PUBLIC
     label = user.get_full_name() or user.get_username()
     # One query for both kinds of tie (an account is a regulator or a unit's member, not both):
     # ("r", assignment id, role) rows first, then ("m", enterprise id, role) rows.
-    ties = list(
-        RegulatorAssignment.objects.filter(user=user)
-        .values_list(Value("r"), "id", "role")
-        .union(Membership.objects.filter(user=user).values_list(Value("m"), "enterprise_id", "role"), all=True)
-    )
+    with connection.cursor() as cursor:
+        cursor.execute(_ties_sql(), [user.pk, user.pk])
+        ties = cursor.fetchall()
     assignment_ids = [tid for kind, tid, _role in ties if kind == "r"]
     assignment = (
         RegulatorAssignment.objects.select_related("region").filter(id=min(assignment_ids)).first()
@@ -131,10 +142,9 @@ def api_token_resolve(plaintext: str, *, now: dt.datetime | None = None) -> ApiT
     match = TOKEN_PATTERN.match(plaintext)
     if match is None:
         return None
-    token = (
-        ApiToken.objects.select_related("user", "organisation")
-        .filter(prefix=match.group(1), revoked_at__isnull=True)
-        .first()
+    # On every API call: the statement is built once (core.fastsql); prefix is unique.
+    token = fastsql.select_one(
+        ApiToken, "t0.prefix = %s AND t0.revoked_at IS NULL", [match.group(1)], related=("user", "organisation")
     )
     if token is None or not hmac.compare_digest(token.hash, api_token_hash(plaintext)):
         return None

@@ -14,6 +14,7 @@ from django.db import models, transaction
 from django.db.transaction import TransactionManagementError
 from django.utils import timezone
 
+from . import fastsql
 from .actors import Actor
 from .chain import STREAM_KEY, event_hash, jsonable, organisation_id_of, stream_for
 from .middleware import current_request_id
@@ -73,7 +74,9 @@ def event_record(
     )
     # Locks the head until commit; a first writer creates it (a savepoint absorbs losing
     # that race, after which the winner's row is locked instead).
-    head, _ = EventStream.objects.select_for_update().get_or_create(key=stream)
+    head = fastsql.select_one(EventStream, "key = %s", [stream], for_update=True)  # the usual case, built once
+    if head is None:
+        head, _ = EventStream.objects.select_for_update().get_or_create(key=stream)
     # Time is taken after the lock so that occurred_at never goes backwards within a stream;
     # it is set here, not by the database, because the hash covers it.
     event.occurred_at = timezone.now()

@@ -11,21 +11,31 @@ one by this much before it is a discrepancy; 第十八条 names no figure, weife
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Q, Sum
+from django.db import connection
 from django.utils import timezone
 
 from weifei.catalog import cache as catalogue_cache
 from weifei.catalog.validation import validate_waste_code
+from weifei.core import fastsql
 from weifei.core.actors import Actor
 from weifei.core.errors import ApplicationError
 from weifei.core.workdays import working_days_between
-from weifei.registry.models import Contract, Driver, Enterprise, Licence, RoadTransportLicence, Vehicle
+from weifei.registry.models import (
+    Contract,
+    Driver,
+    Enterprise,
+    Licence,
+    LicenceScope,
+    RoadTransportLicence,
+    Vehicle,
+)
 from weifei.registry.rules import licence_status_on
 
 from .models import Manifest, ManifestLeg, ManifestLine, State
@@ -160,24 +170,28 @@ def plan_covers(ctx: Context) -> None:
 
     m = ctx.manifest
     policy = getattr(settings, "MANIFEST_PLAN_POLICY", "refuse")
-    plan = ManagementPlan.objects.filter(
-        site_id=m.consignor_site_id, year=ctx.today.year, filing_number__isnull=False
-    ).first()
+    plan = fastsql.select_one(  # on every submission: built once (core.fastsql); one per site and year
+        ManagementPlan,
+        "site_id = %s AND year = %s AND filing_number IS NOT NULL",
+        [m.consignor_site_id, ctx.today.year],
+    )
     problems: list[str] = []
     if plan is None:
         problems.append(f"场所 {m.consignor_site.name} 没有已备案的 {ctx.today.year} 年度管理计划")
     else:
         for line in _lines(ctx):
-            planned = PlanLine.objects.filter(
-                plan=plan, section="A7", waste_code=line.waste_code, receiver_id=m.receiver_id
-            ).aggregate(t=Sum("tonnes"))["t"]
+            planned = _sum(
+                f"SELECT SUM(tonnes) FROM {PlanLine._meta.db_table} "
+                "WHERE plan_id = %s AND section = %s AND waste_code = %s AND receiver_id = %s",
+                [plan.id, "A7", line.waste_code, m.receiver_id],
+                places=3,
+            )
             if planned is None:
                 problems.append(f"管理计划 A.7 未列出向 {m.receiver.name} 转移 {line.waste_code}")
                 continue
-            used = ManifestLine.objects.filter(
-                manifest__consignor_site_id=m.consignor_site_id, manifest__receiver_id=m.receiver_id,
-                manifest__state__in=COUNTING, manifest__created_at__year=ctx.today.year, waste_code=line.waste_code,
-            ).exclude(manifest_id=m.id).aggregate(t=Sum("declared_tonnes"))["t"] or Decimal(0)  # fmt: skip
+            used = _counted_tonnes(
+                ctx.today.year, m.id, receiver_id=m.receiver_id, site_id=m.consignor_site_id, code=line.waste_code
+            )
             if used + line.declared_tonnes > planned:
                 problems.append(
                     f"{line.waste_code} 本年已转移 {used} 吨，"
@@ -195,17 +209,30 @@ def plan_covers(ctx: Context) -> None:
 # ---------------------------------------------------------------- the receiver's licence
 
 
-def _receiver_licence(ctx: Context, receiver: Enterprise, line: Any) -> Licence:
-    licences = Licence.objects.filter(holder=receiver).prefetch_related("scopes").order_by("-valid_to")
-    for lic in licences:
+def _licences_of(ctx: Context, receiver: Enterprise) -> list[tuple[Licence, list[LicenceScope]]]:
+    """The receiver's licences, latest expiry first, each with its scopes; read once per step."""
+    cache: dict[int, list[tuple[Licence, list[LicenceScope]]]] = ctx.__dict__.setdefault("_licences", {})
+    if receiver.id not in cache:
+        licences = fastsql.select(Licence, "holder_id = %s", [receiver.id], order_by="valid_to DESC")
+        scopes: dict[int, list[LicenceScope]] = {lic.id: [] for lic in licences}
+        if licences:
+            marks = ", ".join(["%s"] * len(licences))
+            where = f"licence_id IN ({marks})"
+            for scope in fastsql.select(LicenceScope, where, list(scopes), order_by="licence_id, category, waste_code"):
+                scopes[scope.licence_id].append(scope)
+        cache[receiver.id] = [(lic, scopes[lic.id]) for lic in licences]
+    return cache[receiver.id]
+
+
+def _receiver_licence(ctx: Context, receiver: Enterprise, line: Any) -> tuple[Licence, list[LicenceScope]]:
+    for lic, scopes in _licences_of(ctx, receiver):
         status = licence_status_on(
             stored_status=lic.status, valid_from=lic.valid_from, valid_to=lic.valid_to, on=ctx.today
         )
         if status == "valid" and any(
-            s.waste_code == line.waste_code or (not s.waste_code and s.category == line.category)
-            for s in lic.scopes.all()
+            s.waste_code == line.waste_code or (not s.waste_code and s.category == line.category) for s in scopes
         ):
-            return lic
+            return lic, scopes
     raise _fail(
         f"接受人 {receiver.name} 在 {ctx.today} 没有覆盖 {line.waste_code}（{line.category}）的有效危险废物经营许可证"
         "（固废法第八十条）",
@@ -217,14 +244,53 @@ def _receiver_licence(ctx: Context, receiver: Enterprise, line: Any) -> Licence:
 def _in_flight(receiver: Enterprise, year: int, exclude: int, *, code: str | None = None,
                category: str | None = None) -> Decimal:  # fmt: skip
     """Tonnes on this year's manifests to the receiver that still count (submitted to closed)."""
-    qs = ManifestLine.objects.filter(
-        manifest__receiver=receiver, manifest__state__in=COUNTING, manifest__created_at__year=year
-    ).exclude(manifest_id=exclude)
-    if code is not None:
-        qs = qs.filter(waste_code=code)
-    if category is not None:
-        qs = qs.filter(category=category)
-    return qs.aggregate(t=Sum("declared_tonnes"))["t"] or Decimal(0)
+    return _counted_tonnes(year, exclude, receiver_id=receiver.id, code=code, category=category)
+
+
+def _counted_tonnes(
+    year: int,
+    exclude: int,
+    *,
+    receiver_id: int,
+    site_id: int | None = None,
+    code: str | None = None,
+    category: str | None = None,
+) -> Decimal:
+    """Declared tonnes on the lines of this year's manifests (by creation time, local calendar year)
+    to the receiver that still count (``COUNTING``), other than manifest ``exclude``; narrowed to a
+    consignor site, a code or a category. Written out once per shape: submit and pickup run it for
+    every line (core.fastsql explains why)."""
+    conditions = ["m.receiver_id = %s"]
+    params: list[Any] = [receiver_id]
+    for column, value in (("m.consignor_site_id", site_id), ("l.waste_code", code), ("l.category", category)):
+        if value is not None:
+            conditions.append(f"{column} = %s")
+            params.append(value)
+    start, end = connection.ops.year_lookup_bounds_for_datetime_field(year)  # as created_at__year does
+    total = _sum(_counted_sql(tuple(conditions)), [*params, *COUNTING, start, end, exclude], places=6)
+    return total if total is not None else Decimal(0)
+
+
+def _sum(sql: str, params: list[Any], *, places: int) -> Decimal | None:
+    """A ``SELECT SUM(<decimal column>)``: None over no rows. PostgreSQL sums numerics exactly;
+    SQLite may hand back a float, taken to the column's decimal places as the ORM does."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        (total,) = cursor.fetchone()
+    if total is None or isinstance(total, Decimal):
+        return total
+    return Decimal(str(total)).quantize(Decimal(1).scaleb(-places))
+
+
+@functools.cache
+def _counted_sql(conditions: tuple[str, ...]) -> str:
+    states = ", ".join(["%s"] * len(COUNTING))
+    return (
+        f"SELECT SUM(l.declared_tonnes) FROM {ManifestLine._meta.db_table} l "
+        f"INNER JOIN {Manifest._meta.db_table} m ON m.id = l.manifest_id "
+        f"WHERE {' AND '.join(conditions)} AND m.state IN ({states}) "
+        "AND m.created_at BETWEEN %s AND %s AND m.id <> %s"
+    )
 
 
 def _check_licence_capacity(ctx: Context, receiver: Enterprise) -> str:
@@ -240,10 +306,10 @@ def _check_licence_capacity(ctx: Context, receiver: Enterprise) -> str:
                 "未核验接受人的经营许可证"
             )
             continue
-        licence = _receiver_licence(ctx, receiver, line)
+        licence, scopes = _receiver_licence(ctx, receiver, line)
         scope = next(
-            (s for s in licence.scopes.all() if s.waste_code == line.waste_code),
-            next((s for s in licence.scopes.all() if not s.waste_code and s.category == line.category), None),
+            (s for s in scopes if s.waste_code == line.waste_code),
+            next((s for s in scopes if not s.waste_code and s.category == line.category), None),
         )
         if scope is not None and scope.annual_tonnes:
             if scope.waste_code:
@@ -295,10 +361,12 @@ def contract_valid(ctx: Context) -> None:
     """A written contract between 移出人 and 接受人, valid on the day and naming each code (or no
     code list: all codes) — 第十条（一）."""
     m = ctx.manifest
-    contracts = Contract.objects.filter(
-        Q(party_a=m.consignor, party_b=m.receiver) | Q(party_a=m.receiver, party_b=m.consignor),
-        valid_from__lte=ctx.today,
-        valid_to__gte=ctx.today,
+    contracts = fastsql.select(  # on every submission: built once (core.fastsql)
+        Contract,
+        "((party_a_id = %s AND party_b_id = %s) OR (party_a_id = %s AND party_b_id = %s))"
+        " AND valid_from <= %s AND valid_to >= %s",
+        [m.consignor_id, m.receiver_id, m.receiver_id, m.consignor_id, ctx.today, ctx.today],
+        order_by="id",
     )
     codes = {line.waste_code for line in _lines(ctx)}
     for contract in contracts:
@@ -358,7 +426,9 @@ def approval_valid(ctx: Context) -> None:
 def _leg_permits(ctx: Context, leg: ManifestLeg, field_name: str) -> None:
     day = ctx.today
     carrier = leg.carrier
-    if not RoadTransportLicence.objects.filter(carrier=carrier, valid_from__lte=day, valid_to__gte=day).exists():
+    if not fastsql.select(
+        RoadTransportLicence, "carrier_id = %s AND valid_from <= %s AND valid_to >= %s", [carrier.id, day, day], limit=1
+    ):
         message = f"承运人 {carrier.name} 没有 {day} 有效的道路危险货物运输许可证（第十三条）"
         raise _fail(message, "carrier_permits_valid", field_name)
     vehicle: Vehicle | None = leg.vehicle

@@ -14,6 +14,7 @@ from typing import Any
 from django.conf import settings
 from django.db import models
 
+from weifei.core import fastsql
 from weifei.registry.models import Driver, Enterprise, Site, Vehicle
 
 
@@ -109,17 +110,19 @@ class Manifest(models.Model):
     def line_rows(self) -> list[ManifestLine]:
         """The lines in id order."""
         return self._rows(
-            "lines", lambda: list(ManifestLine.objects.filter(manifest_id=self.pk).order_by("id")), lambda x: x.pk
+            "lines", lambda: fastsql.select(ManifestLine, "manifest_id = %s", [self.pk], order_by="id"), lambda x: x.pk
         )
 
     def leg_rows(self) -> list[ManifestLeg]:
         """The legs in order, with carrier, vehicle and driver."""
         return self._rows(
             "legs",
-            lambda: list(
-                ManifestLeg.objects.filter(manifest_id=self.pk)
-                .select_related("carrier", "vehicle", "driver")
-                .order_by("order")
+            lambda: fastsql.select(
+                ManifestLeg,
+                "t0.manifest_id = %s",
+                [self.pk],
+                related=("carrier", "vehicle", "driver"),
+                order_by='t0."order"',
             ),
             lambda x: x.order,
         )
@@ -129,7 +132,7 @@ class Manifest(models.Model):
         return self._rows(
             "containers",
             lambda: sorted(
-                ManifestContainer.objects.filter(manifest_id=self.pk).select_related("line"),
+                fastsql.select(ManifestContainer, "t0.manifest_id = %s", [self.pk], related=("line",)),
                 key=lambda x: x.label_code,  # by code point, whatever the database's collation
             ),
             lambda x: x.label_code,
