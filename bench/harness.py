@@ -105,8 +105,23 @@ def database_description(url: str) -> dict[str, object]:
     return info
 
 
+def python_speed_ms(iterations: int = 5_000_000, repeats: int = 3) -> float:
+    """CPU milliseconds of a fixed pure-Python loop (best of ``repeats``): how fast this machine's
+    cores run Python today. Machines of the same kind differ by 2x and more here; figures from
+    different runs compare only together with this one."""
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.process_time()
+        total = 0
+        for i in range(iterations):
+            total += i
+        best = min(best, time.process_time() - t0)
+    return round(best * 1000, 1)
+
+
 def machine_description() -> dict[str, object]:
     return {
+        "python_loop_5m_ms": python_speed_ms(),
         "nproc": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
         "cpu_count": os.cpu_count(),
         "cpu_model": _cpu_model(),
@@ -202,14 +217,16 @@ class ServerKind:
     argv: Callable[[int], list[str]]
 
 
-def uvicorn_kind(workers: int) -> ServerKind:
-    """uvicorn's multi-worker supervisor with TCP_NODELAY (see bench/serve_uvicorn.py)."""
+def uvicorn_kind(workers: int, app: str | None = None) -> ServerKind:
+    """uvicorn's multi-worker supervisor with TCP_NODELAY (see bench/serve_uvicorn.py); ``app``
+    another ASGI application (``bench.asgi_floor:application``: the HTTP floor, no Django)."""
+    name, served = ("uvicorn", "weifei.asgi:application") if app is None else ("uvicorn-floor", app)
     return ServerKind(
-        name="uvicorn",
-        description=f"uvicorn weifei.asgi:application, {workers} workers, TCP_NODELAY (bench/serve_uvicorn.py)",
+        name=name,
+        description=f"uvicorn {served}, {workers} workers, TCP_NODELAY (bench/serve_uvicorn.py)",
         argv=lambda port: [
             sys.executable,
-            *f"-m bench.serve_uvicorn --host {HOST} --port {port} --workers {workers}".split(),
+            *f"-m bench.serve_uvicorn --host {HOST} --port {port} --workers {workers} --app {served}".split(),
         ],
     )
 

@@ -183,13 +183,18 @@ class LeanClient:
         self.conn: http.client.HTTPConnection | None = None
 
     def post(self, path: str, payload: dict[str, Any]) -> tuple[int, bytes]:
-        body = json.dumps(payload).encode()
         headers = {**self.headers, "Idempotency-Key": uuid.uuid4().hex}
+        return self._send("POST", path, json.dumps(payload).encode(), headers)
+
+    def get(self, path: str) -> tuple[int, bytes]:
+        return self._send("GET", path, None, {})
+
+    def _send(self, method: str, path: str, body: bytes | None, headers: dict[str, str]) -> tuple[int, bytes]:
         for attempt in (1, 2):
             if self.conn is None:
                 self.conn = http.client.HTTPConnection(self.host, self.port, timeout=30)
             try:
-                self.conn.request("POST", path, body=body, headers=headers)
+                self.conn.request(method, path, body=body, headers=headers)
                 response = self.conn.getresponse()
                 return response.status, response.read()
             except (ConnectionError, http.client.HTTPException):
@@ -279,6 +284,58 @@ def load_api(
         "first_errors": stats.errors[:5],
         "per_step": {s: harness.latency_summary(v) for s, v in stats.latency.items()},
         "all_requests": harness.latency_summary(all_latency),
+    }
+
+
+def load_floor(base_url: str, path: str, config: Config, seconds: float) -> dict[str, Any]:
+    """The same clients and connections sending ``GET path`` in a closed loop: what the cheapest
+    request costs through the same stack on this machine (the ceiling of any endpoint served so).
+    A lifecycle is six requests, so ``requests_per_s / 6`` bounds the lifecycles per second."""
+    latencies: list[float] = []
+    failures: list[str] = []
+    lock = threading.Lock()
+    window: dict[str, float] = {}
+
+    def begin() -> None:
+        window["t0"] = time.perf_counter()
+        window["stop"] = time.monotonic() + seconds
+
+    barrier = threading.Barrier(config.clients, action=begin)
+
+    def worker() -> None:
+        client = LeanClient(base_url, "")
+        mine: list[float] = []
+        try:
+            for _ in range(20):  # warm the connection and the worker
+                client.get(path)
+            barrier.wait()
+            while time.monotonic() < window["stop"]:
+                t0 = time.perf_counter()
+                status, content = client.get(path)
+                mine.append(time.perf_counter() - t0)
+                if status != 200 or b'"ok"' not in content:
+                    with lock:
+                        failures.append(f"{status} {content[:100]!r}")
+        finally:
+            client.close()
+            with lock:
+                latencies.extend(mine)
+
+    threads = [threading.Thread(target=worker) for _ in range(config.clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - window["t0"]
+    rps = len(latencies) / elapsed if elapsed else 0.0
+    return {
+        "path": path,
+        "requests": len(latencies),
+        "errors": len(failures),
+        "seconds": round(elapsed, 2),
+        "requests_per_s": round(rps, 1),
+        "lifecycle_ceiling_per_s": round(rps / len(STEPS), 1),
+        "latency": harness.latency_summary(latencies),
     }
 
 
@@ -407,9 +464,20 @@ def run(config: Config) -> dict[str, Any]:
             before: dict[str, float] = {}
             report["api"] = load_api(server.base_url, built, config, lambda: before.update(_cpu(server, pg_pid)))
             report["api"]["cpu_cores"] = _cpu_cores(before, _cpu(server, pg_pid), report["api"]["seconds"])
+            api_cores = report["api"]["cpu_cores"]
+            if report["api"]["lifecycles_per_s"] and api_cores:
+                rps = report["api"]["lifecycles_per_s"] * len(STEPS)
+                report["api"]["cpu_ms_per_request"] = {
+                    k: round(api_cores[k] * 1000 / rps, 1) for k in ("server", "database", "machine")
+                }
+            floor_seconds = min(config.duration, 10.0)
+            report["floor_django"] = load_floor(server.base_url, "/healthz", config, floor_seconds)
             errors = harness.log_errors(server.log_path)
             if errors:
                 report["server_errors"] = errors
+        floor_kind = harness.uvicorn_kind(config.workers, app="bench.asgi_floor:application")
+        with harness.Server(floor_kind, env, var_dir) as floor_server:
+            report["floor_asgi"] = load_floor(floor_server.base_url, "/", config, floor_seconds)
         report["sql_baseline"] = load_sql(url, built, config)
         api, sql = report["api"], report["sql_baseline"]
         report["ratio_sql_to_api"] = (
@@ -417,6 +485,9 @@ def run(config: Config) -> dict[str, Any]:
         )
         if api["errors"]:
             problems.append(f"{api['errors']} lifecycles failed: {api['first_errors'][:2]}")
+        for key in ("floor_django", "floor_asgi"):
+            if report[key]["errors"]:
+                problems.append(f"{key}: {report[key]['errors']} requests failed")
         if api["lifecycles_per_s"] < 50:
             problems.append(f"{api['lifecycles_per_s']} lifecycles/s (target 50)")
         worst = max(s["p95_ms"] for s in api["per_step"].values())
@@ -432,7 +503,11 @@ def run(config: Config) -> dict[str, Any]:
 
 
 def print_report(report: dict[str, Any]) -> None:
-    print(f"\nmanifests — {report['database'].get('vendor')}, {report['machine']['nproc']} cores")
+    machine = report["machine"]
+    print(
+        f"\nmanifests — {report['database'].get('vendor')}, {machine['nproc']} cores, "
+        f"Python loop of 5M additions {machine.get('python_loop_5m_ms')} ms CPU (this machine's speed)"
+    )
     api = report.get("api")
     if api:
         print(
@@ -444,6 +519,17 @@ def print_report(report: dict[str, Any]) -> None:
             print("  cpu (cores): " + ", ".join(f"{k} {v}" for k, v in cores.items()))
         for step, s in api["per_step"].items():
             print(f"  {step:>7}: p50 {s['p50_ms']:7.1f} ms  p95 {s['p95_ms']:7.1f} ms  p99 {s['p99_ms']:7.1f} ms")
+    floors = (("floor_asgi", "bare ASGI app, no Django"), ("floor_django", "Django /healthz, SELECT 1"))
+    for key, label in floors:
+        f = report.get(key)
+        if f:
+            print(
+                f"floor ({label}): {f['requests_per_s']} requests/s, p95 {f['latency']['p95_ms']} ms"
+                f" → at most {f['lifecycle_ceiling_per_s']} lifecycles/s at six requests each"
+            )
+    per_request = (api or {}).get("cpu_ms_per_request")
+    if per_request:
+        print("  CPU per API request (ms): " + ", ".join(f"{k} {v}" for k, v in per_request.items()))
     if "sql_baseline" in report:
         b = report["sql_baseline"]
         print(

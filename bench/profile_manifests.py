@@ -37,6 +37,34 @@ def _top(profile: cProfile.Profile, sort: str, limit: int) -> str:
     return out.getvalue()
 
 
+AREAS = (
+    ("/django/db/models/", "Django ORM (query building, compiling, model instances)"),
+    ("/django/db/", "Django database layer (cursor, transactions, pool)"),
+    ("/psycopg", "psycopg (driver)"),
+    ("/ninja/", "django-ninja"),
+    ("/pydantic", "pydantic"),
+    ("/django/test/", "Django test client (not in production)"),
+    ("/django/", "Django (request, middleware, other)"),
+    ("/weifei/", "weifei"),
+    ("/bench/", "bench"),
+)
+
+
+def _by_area(profile: cProfile.Profile) -> str:
+    """Own time summed per package: where the CPU goes, whatever function names it carries."""
+    totals: dict[str, float] = defaultdict(float)
+    stats = pstats.Stats(profile).stats  # type: ignore[attr-defined]
+    for (filename, _line, _func), (_cc, _nc, own, _cum, _callers) in stats.items():
+        area = next((label for marker, label in AREAS if marker in filename), None)
+        if area is None:
+            area = "built-ins (called from all of the above)" if filename == "~" else "standard library, other"
+        totals[area] += own
+    whole = sum(totals.values()) or 1.0
+    return "\n".join(
+        f"  {own:7.2f} s  {own / whole:6.1%}  {area}" for area, own in sorted(totals.items(), key=lambda x: -x[1])
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--iterations", type=int, default=30)
@@ -119,6 +147,8 @@ def main(argv: list[str] | None = None) -> None:
         for _ in range(args.iterations):
             lifecycle()
         profile.disable()
+        print("\n=== lifecycle, own time by package")
+        print(_by_area(profile))
         print("\n=== lifecycle, by cumulative time")
         print(_top(profile, "cumulative", 60))
         print("=== lifecycle, by own time")

@@ -36,9 +36,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--app", default=APP, help="ASGI application (bench.asgi_floor:application: no Django)")
     args = parser.parse_args(argv)
     config = Config(
-        APP,
+        args.app,
         host=args.host,
         port=args.port,
         workers=args.workers,
