@@ -35,11 +35,9 @@ def _fresh_catalogue_cache() -> Iterator[None]:
 @pytest.fixture
 def reference(db: None) -> None:
     """Reference data (regions, 名录2021, exemptions, methods) present in the database."""
-    from weifei.catalog.models import Region, WasteCode
-    from weifei.catalog.services import reference_load
+    from weifei.catalog.testing import reference_ensure
 
-    if not (Region.objects.exists() and WasteCode.objects.exists()):
-        reference_load()
+    reference_ensure()
 
 
 def _chromium() -> str:

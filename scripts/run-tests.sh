@@ -23,7 +23,15 @@ else
   echo "数据库：SQLite（内存）"
 fi
 
-.venv/bin/pytest "$@"
+# One test process per core (pytest-xdist), a test module's tests on the same process (module
+# fixtures such as the demo province are built once). WEIFEI_TEST_PROCESSES=0 runs in this process.
+processes="${WEIFEI_TEST_PROCESSES:-auto}"
+echo "测试进程：$processes（WEIFEI_TEST_PROCESSES，0 为单进程）"
+if [ "$processes" = "0" ]; then
+  .venv/bin/pytest "$@"
+else
+  .venv/bin/pytest -n "$processes" --dist loadfile "$@"
+fi
 status=$?
 if [ "$status" -eq 5 ]; then
   echo "pytest: 没有收集到测试（exit 5）——视为失败，测试集不应为空。"

@@ -21,6 +21,7 @@ from weifei.accounts.selectors import actor_for
 from weifei.accounts.services import enterprise_user_create
 from weifei.catalog import cache
 from weifei.catalog.models import DisposalMethod
+from weifei.catalog.testing import reference_ensure
 from weifei.catalog.validation import validate_waste_code
 from weifei.core.actors import SYSTEM
 from weifei.core.chain import chain_verify
@@ -90,6 +91,7 @@ def test_same_seed_same_manifests() -> None:
 @pytest.fixture(scope="module")
 def demo(django_db_setup: None, django_db_blocker: Any) -> Iterator[DemoSummary]:
     with django_db_blocker.unblock():
+        reference_ensure()  # a transactional test run before on this process may have flushed it
         atomic = transaction.atomic()
         atomic.__enter__()
         try:

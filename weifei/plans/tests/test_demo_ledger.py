@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from weifei.catalog import cache
 from weifei.catalog.models import DisposalMethod
+from weifei.catalog.testing import reference_ensure
 from weifei.catalog.validation import validate_waste_code
 from weifei.core.actors import SYSTEM
 from weifei.core.chain import chain_verify
@@ -42,6 +43,7 @@ Kind = LedgerEntry.Kind
 def demo(django_db_setup: None, django_db_blocker: Any) -> Iterator[DemoSummary]:
     """One demo province for the module, rolled back at its end (each test runs in a savepoint)."""
     with django_db_blocker.unblock():
+        reference_ensure()  # a transactional test run before on this process may have flushed it
         atomic = transaction.atomic()
         atomic.__enter__()
         try:
