@@ -1188,6 +1188,7 @@ class Importer:
             ):
                 intake[number].append(code)
         passed: set[int] = set()
+        named: Counter[tuple[str, str]] = Counter()  # (manifest number, waste code) → records so far
         for op in ops:
             record, v, site = op.record, op.record.values, op.obj
             number = _key_text(v.get("manifest_number"))
@@ -1239,7 +1240,8 @@ class Importer:
             if v.get("source_batch"):
                 self._problem(record, "source_batch", "source_not_applicable", "接收记录是来源批次，不引用其他批次")
             code = _key_text(v.get("waste_code"))
-            lines = {line.waste_code for line in manifest.lines.all()}
+            per_code = Counter(line.waste_code for line in manifest.lines.all())
+            lines = set(per_code)
             if not code:
                 self._problem(record, "waste_code", "waste_code_required", "接收记录须填写废物代码（联单所列）")
             elif code not in lines:
@@ -1249,6 +1251,17 @@ class Importer:
                     "waste_code_not_on_manifest",
                     f"废物代码 {code} 不在转移联单 {number} 中（联单所列：{'、'.join(sorted(lines))}）",
                 )
+            else:
+                # One 接收 record per manifest line: a file naming a line twice would double the intake.
+                named[(number, code)] += 1
+                if named[(number, code)] > per_code[code]:
+                    self._problem(
+                        record,
+                        "manifest_number",
+                        "manifest_line_received_twice",
+                        f"本文件中转移联单 {number} 的 {code} 接收记录多于联单所列的 {per_code[code]} 条明细："
+                        "每条明细只能记一次接收",
+                    )
             try:
                 tonnes = ledger.to_tonnes(
                     v["quantity"], v.get("unit") or "t", density=v.get("density"), tonnes=v.get("tonnes")

@@ -194,6 +194,24 @@ def test_received_records_that_do_not_match_an_accepted_manifest_are_refused() -
     assert LedgerEntry.objects.filter(kind=RECEIVED, manifest_number=m.number).count() == 1
 
 
+def test_a_manifest_line_received_twice_in_one_file_is_refused() -> None:
+    """Nothing in the ledger yet, but the file names the manifest's one line twice: the second
+    record is refused (it would double the intake) and, the import being all or nothing, neither
+    is written."""
+    w = world()
+    site, m, records = _operator_ledger(w)
+    received = records[0]
+    _empty(site)
+    twice = {**received, "batch_code": received["batch_code"][:-3] + "009"}
+    report = run_import(jsonl(received, twice))
+    assert codes(report) == {(2, "manifest_number", "manifest_line_received_twice")}
+    assert m.number in report.problems[0].message and "每条明细只能记一次接收" in report.problems[0].message
+    assert report.refused and not LedgerEntry.objects.filter(site=site).exists()
+    # Once alone, the same record imports.
+    report = run_import(jsonl(received))
+    assert not report.problems and LedgerEntry.objects.filter(kind=RECEIVED, manifest_number=m.number).count() == 1
+
+
 def test_all_or_nothing_with_received_records() -> None:
     w = world()
     site, _, records = _operator_ledger(w)
