@@ -204,6 +204,18 @@ def prepare_database(env: dict[str, str]) -> None:
             raise RuntimeError(f"weifei {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
 
 
+def django_in_process(var_dir: Path) -> None:
+    """Migrate and load the reference data into ``DATABASE_URL`` (or an SQLite file in ``var_dir``)
+    and set Django up in this process, its test client allowed: for the in-process profilers."""
+    env = server_environment(var_dir)
+    env["WEIFEI_ALLOWED_HOSTS"] += ",testserver"
+    prepare_database(env)
+    os.environ.update(env)
+    import django
+
+    django.setup()
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((HOST, 0))

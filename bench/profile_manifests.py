@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import cProfile
 import io
-import os
 import pstats
 import sys
 import time
@@ -72,14 +71,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     var_dir = harness.make_scratch_dir()
     try:
-        env = harness.server_environment(var_dir)
-        env["WEIFEI_ALLOWED_HOSTS"] += ",testserver"
-        harness.prepare_database(env)
-        os.environ.update(env)
-
-        import django
-
-        django.setup()
+        harness.django_in_process(var_dir)
         from django.db import connection
         from django.test import Client
         from django.test.utils import CaptureQueriesContext

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import cProfile
 import io
-import os
 import pstats
 import sys
 import time
@@ -46,14 +45,7 @@ def _top(profile: cProfile.Profile, sort: str, limit: int) -> str:
 def main(iterations: int = 100) -> None:
     var_dir = harness.make_scratch_dir()
     try:
-        env = harness.server_environment(var_dir)
-        env["WEIFEI_ALLOWED_HOSTS"] += ",testserver"
-        harness.prepare_database(env)
-        os.environ.update(env)
-
-        import django
-
-        django.setup()
+        harness.django_in_process(var_dir)
         from django.db import connection
         from django.test import Client
         from django.test.utils import CaptureQueriesContext

@@ -54,6 +54,8 @@ class Context:
     now: dt.datetime
     today: dt.date
     warnings: list[str] = field(default_factory=list)
+    # Each receiver's licences with their scopes, read once per step (guards look per line).
+    licences: dict[int, list[tuple[Licence, list[LicenceScope]]]] = field(default_factory=dict, repr=False)
 
 
 def _fail(message: str, code: str, field_name: str) -> ApplicationError:
@@ -211,7 +213,7 @@ def plan_covers(ctx: Context) -> None:
 
 def _licences_of(ctx: Context, receiver: Enterprise) -> list[tuple[Licence, list[LicenceScope]]]:
     """The receiver's licences, latest expiry first, each with its scopes; read once per step."""
-    cache: dict[int, list[tuple[Licence, list[LicenceScope]]]] = ctx.__dict__.setdefault("_licences", {})
+    cache = ctx.licences
     if receiver.id not in cache:
         licences = fastsql.select(Licence, "holder_id = %s", [receiver.id], order_by="valid_to DESC")
         scopes: dict[int, list[LicenceScope]] = {lic.id: [] for lic in licences}

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter, defaultdict
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -21,7 +20,6 @@ from weifei.accounts.selectors import actor_for
 from weifei.accounts.services import enterprise_user_create
 from weifei.catalog import cache
 from weifei.catalog.models import DisposalMethod
-from weifei.catalog.testing import reference_ensure
 from weifei.catalog.validation import validate_waste_code
 from weifei.core.actors import SYSTEM
 from weifei.core.chain import chain_verify
@@ -39,9 +37,10 @@ from weifei.manifests.models import (
 )
 from weifei.manifests.numbering import NUMBER_RE, number_valid, prefecture_of
 from weifei.plans import ledger
-from weifei.plans.models import LedgerCounter, LedgerEntry
+from weifei.plans.models import LedgerEntry
 from weifei.registry.demo import DemoSummary, demo_province_generate
 from weifei.registry.models import Driver, Site, Vehicle
+from weifei.registry.tests.demo_support import assert_counters_continue_the_codes, demo_module_fixture
 
 pytestmark = [pytest.mark.usefixtures("reference"), pytest.mark.django_db]
 TODAY = dt.date(2026, 6, 15)
@@ -88,19 +87,7 @@ def test_same_seed_same_manifests() -> None:
     assert digests[0] and digests[0] == digests[1]
 
 
-@pytest.fixture(scope="module")
-def demo(django_db_setup: None, django_db_blocker: Any) -> Iterator[DemoSummary]:
-    with django_db_blocker.unblock():
-        reference_ensure()  # a transactional test run before on this process may have flushed it
-        atomic = transaction.atomic()
-        atomic.__enter__()
-        try:
-            cache.invalidate()
-            yield demo_province_generate(seed=SEED, scale=0.05, today=TODAY)
-        finally:
-            transaction.set_rollback(True)
-            atomic.__exit__(None, None, None)
-            cache.invalidate()
+demo = demo_module_fixture(seed=SEED, scale=0.05, today=TODAY)
 
 
 def test_counts_per_state(demo: DemoSummary) -> None:
@@ -464,15 +451,7 @@ def test_the_services_continue_after_the_intake(demo: DemoSummary) -> None:
     """The counters hold the last sequence of every site, prefix and day; a 接收 written afterwards
     through ``ledger_link.receive`` on a busy day, and a 自行利用/处置 of a received load, get the
     next codes."""
-    expected: dict[tuple[int, str, dt.date], int] = {}
-    for site_id, code, reversed_of in LedgerEntry.objects.values_list("site_id", "batch_code", "reversal_of_id"):
-        if reversed_of is None:
-            key = (site_id, code[:-11], dt.datetime.strptime(code[-11:-3], "%Y%m%d").date())
-            expected[key] = max(expected.get(key, 0), int(code[-3:]))
-    counters = {
-        (s, p, d): n for s, p, d, n in LedgerCounter.objects.values_list("site_id", "prefix", "day", "last_seq")
-    }
-    assert counters == expected
+    counters = assert_counters_continue_the_codes()
     # The busiest intake day: a manifest accepted again that day (its intake removed) gets the next code.
     busiest = max((k for k in counters if k[1] == "HWJS"), key=lambda k: (counters[k], k[2]))
     site_id, _, day = busiest

@@ -7,18 +7,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.db import transaction
 from django.db.models import Max, QuerySet
 from django.utils import timezone
 
-from weifei.catalog import cache
 from weifei.catalog.models import DisposalMethod
-from weifei.catalog.testing import reference_ensure
 from weifei.catalog.validation import validate_waste_code
 from weifei.core.actors import SYSTEM
 from weifei.core.chain import chain_verify
@@ -28,9 +24,10 @@ from weifei.plans.declarations import check_content
 from weifei.plans.labels import label_code_parse
 from weifei.plans.models import Declaration, LabelCounter, LedgerCounter, LedgerEntry
 from weifei.registry import services as registry
-from weifei.registry.demo import DemoSummary, demo_province_generate
+from weifei.registry.demo import DemoSummary
 from weifei.registry.models import Enterprise, Facility, Licence, Site
 from weifei.registry.rules import licence_status_on
+from weifei.registry.tests.demo_support import assert_counters_continue_the_codes, demo_module_fixture
 from weifei.registry.tests.factories import credit_code
 
 pytestmark = [pytest.mark.usefixtures("reference"), pytest.mark.django_db]
@@ -39,20 +36,7 @@ SEED = 2021
 Kind = LedgerEntry.Kind
 
 
-@pytest.fixture(scope="module")
-def demo(django_db_setup: None, django_db_blocker: Any) -> Iterator[DemoSummary]:
-    """One demo province for the module, rolled back at its end (each test runs in a savepoint)."""
-    with django_db_blocker.unblock():
-        reference_ensure()  # a transactional test run before on this process may have flushed it
-        atomic = transaction.atomic()
-        atomic.__enter__()
-        try:
-            cache.invalidate()
-            yield demo_province_generate(seed=SEED, scale=0.05, today=TODAY)
-        finally:
-            transaction.set_rollback(True)
-            atomic.__exit__(None, None, None)
-            cache.invalidate()
+demo = demo_module_fixture(seed=SEED, scale=0.05, today=TODAY)
 
 
 def _own() -> QuerySet[LedgerEntry]:
@@ -206,15 +190,7 @@ def test_labels_are_valid_unique_and_counted(demo: DemoSummary) -> None:
 
 
 def test_counters_let_the_services_continue(demo: DemoSummary) -> None:
-    expected: dict[tuple[int, str, dt.date], int] = {}
-    for site_id, code, reversed_of in LedgerEntry.objects.values_list("site_id", "batch_code", "reversal_of_id"):
-        if reversed_of is None:
-            key = (site_id, code[:-11], dt.datetime.strptime(code[-11:-3], "%Y%m%d").date())
-            expected[key] = max(expected.get(key, 0), int(code[-3:]))
-    counters = {
-        (s, p, d): n for s, p, d, n in LedgerCounter.objects.values_list("site_id", "prefix", "day", "last_seq")
-    }
-    assert counters == expected
+    counters = assert_counters_continue_the_codes()
     # A record added afterwards through the service on a busy day gets the next code and label.
     last = (
         LedgerEntry.objects.filter(kind=Kind.GENERATED, container_code__isnull=False, reversal_of__isnull=True)
